@@ -1,0 +1,1 @@
+"""Amazon Web Services: S3 storage (more services follow)."""

@@ -1,0 +1,1 @@
+"""Microsoft Azure: Shared Key / SAS request signing and the Blob storage driver."""

@@ -1,0 +1,1 @@
+"""The local provider: object storage in a folder on disk."""
