@@ -13,35 +13,29 @@ import driver_core
 from tests import backends
 
 
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[backends.Server]:
+def _serve(start: Callable[[], backends.Server]) -> Iterator[backends.Server]:
     try:
-        server = backends.start_moto()
-    except backends.BackendMissing as exc:
+        server = start()
+    except backends.BackendMissing as exc:  # a missing backend fails the run, it is never skipped
         pytest.fail(str(exc), pytrace=False)
     with backends.running(server):
         yield server
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[backends.Server]:
+    yield from _serve(backends.start_moto)
 
 
 @pytest.fixture(scope="session")
 def moto_auth_server() -> Iterator[backends.Server]:
     """A moto server that verifies SigV4 signatures (server.env has a valid key and secret)."""
-    try:
-        server = backends.start_moto(verify_signatures=True)
-    except backends.BackendMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
-    with backends.running(server):
-        yield server
+    yield from _serve(lambda: backends.start_moto(verify_signatures=True))
 
 
 @pytest.fixture(scope="session")
 def azurite_server() -> Iterator[backends.Server]:
-    try:
-        server = backends.start_azurite()
-    except backends.BackendMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
-    with backends.running(server):
-        yield server
+    yield from _serve(backends.start_azurite)
 
 
 StorageFactory = Callable[..., Any]

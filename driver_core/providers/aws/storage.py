@@ -8,18 +8,16 @@ project's own SigV4 signer; payloads go as ``UNSIGNED-PAYLOAD`` with a
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
 from collections.abc import Iterator
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote_plus, urlsplit
 
 import requests
 
+from ...codec import b64, parse_time, strip_etag
 from ...errors import (
     AuthError,
     ChecksumMismatch,
@@ -84,25 +82,6 @@ def _error_parser(resp: requests.Response) -> ErrorInfo:
         code = code or "PermanentRedirect"
     code = code or _HEAD_CODES.get(resp.status_code)
     return ErrorInfo(code, message or f"HTTP {resp.status_code} {resp.reason}", request_id)
-
-
-def _b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode("ascii")
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        if value[:4].isdigit():
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _etag(value: str | None) -> str | None:
-    return value.strip('"') if value else None
 
 
 class _MultipartEtagVerifier(Verifier):
@@ -209,7 +188,7 @@ class S3StorageDriver(StorageDriver):
         return self.transport.request(method, self._url(bucket, key), **kw)
 
     def _object_from_headers(self, bucket: str, key: str, headers: Any) -> Object:
-        etag = _etag(headers.get("ETag"))
+        etag = strip_etag(headers.get("ETag"))
         encrypted = (
             headers.get("x-amz-server-side-encryption") == "aws:kms"
             or "x-amz-server-side-encryption-customer-algorithm" in headers
@@ -222,7 +201,7 @@ class S3StorageDriver(StorageDriver):
             etag=etag,
             content_type=headers.get("Content-Type"),
             metadata={k[11:].lower(): v for k, v in headers.items() if k.lower().startswith("x-amz-meta-")},
-            modified=_parse_time(headers.get("Last-Modified")),
+            modified=parse_time(headers.get("Last-Modified")),
             extra={
                 k: headers[h]
                 for k, h in (
@@ -242,7 +221,7 @@ class S3StorageDriver(StorageDriver):
             found = [
                 Container(
                     name=text(b, "Name") or "",
-                    created=_parse_time(text(b, "CreationDate")),
+                    created=parse_time(text(b, "CreationDate")),
                     extra={"region": text(b, "BucketRegion")} if text(b, "BucketRegion") else {},
                 )
                 for b in root.iterfind("Buckets/Bucket")
@@ -280,7 +259,13 @@ class S3StorageDriver(StorageDriver):
         return Container(name=bucket, extra={"region": self.region})
 
     def _delete_container(self, name: str) -> None:
-        self._request("DELETE", name)
+        try:
+            self._request("DELETE", name)
+        except Conflict as exc:
+            hint = "delete its objects first or pass force=True"
+            raise exc.reworded(f"container {name!r} is not empty; {hint}") from None
+        except NotFound as exc:
+            raise exc.reworded(f"container {name!r} does not exist") from None
 
     # ---------------------------------------------------------------- objects
     def _iterate_objects(self, container: str, prefix: str | None, page_size: int) -> Iterator[Object]:
@@ -293,7 +278,7 @@ class S3StorageDriver(StorageDriver):
             root = parse(self._request("GET", container, query=query).content, self.provider)
             found = []
             for c in root.iterfind("Contents"):
-                etag = _etag(text(c, "ETag"))
+                etag = strip_etag(text(c, "ETag"))
                 found.append(
                     Object(
                         name=unquote_plus(text(c, "Key") or ""),
@@ -301,7 +286,7 @@ class S3StorageDriver(StorageDriver):
                         size=int(text(c, "Size", "0") or 0),
                         md5=etag if etag and _PLAIN_MD5.match(etag) else None,
                         etag=etag,
-                        modified=_parse_time(text(c, "LastModified")),
+                        modified=parse_time(text(c, "LastModified")),
                         extra={"storage_class": text(c, "StorageClass")},
                     )
                 )
@@ -331,9 +316,9 @@ class S3StorageDriver(StorageDriver):
 
     def _put_object(self, container: str, name: str, part: Part, content_type: str, metadata: dict[str, str]) -> Object:
         headers = self._headers(content_type, metadata)
-        headers["Content-MD5"] = _b64(part.md5)
+        headers["Content-MD5"] = b64(part.md5)
         resp = self._request("PUT", container, name, headers=headers, body=part.body)
-        etag = _etag(resp.headers.get("ETag"))
+        etag = strip_etag(resp.headers.get("ETag"))
         md5 = binascii.hexlify(part.md5).decode()
         if (
             etag
@@ -370,9 +355,9 @@ class S3StorageDriver(StorageDriver):
 
     def _multipart_part(self, handle: Any, part: Part) -> Any:
         query = [("partNumber", str(part.number)), ("uploadId", handle["upload_id"])]
-        headers = {"Content-MD5": _b64(part.md5), "x-amz-content-sha256": UNSIGNED_PAYLOAD}
+        headers = {"Content-MD5": b64(part.md5), "x-amz-content-sha256": UNSIGNED_PAYLOAD}
         resp = self._request("PUT", handle["container"], handle["name"], query=query, headers=headers, body=part.body)
-        etag = _etag(resp.headers.get("ETag")) or ""
+        etag = strip_etag(resp.headers.get("ETag")) or ""
         md5 = binascii.hexlify(part.md5).decode()
         if _PLAIN_MD5.match(etag) and etag != md5:
             raise ChecksumMismatch(
@@ -406,7 +391,7 @@ class S3StorageDriver(StorageDriver):
                 request_id=text(root, "RequestId"),
                 code_map=CODE_MAP,
             )
-        etag = _etag(text(root, "ETag"))
+        etag = strip_etag(text(root, "ETag"))
         digests = [handle["digests"][n] for n, _, _ in parts]
         expected = f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(parts)}"
         if etag and _MULTIPART_ETAG.match(etag) and etag != expected:
@@ -452,7 +437,7 @@ class S3StorageDriver(StorageDriver):
             resp.close()
             return Download(iter(()), Verifier(what, size=0, provider=self.provider))
         size = int(resp.headers["Content-Length"]) if "Content-Length" in resp.headers else None
-        etag = _etag(resp.headers.get("ETag")) or ""
+        etag = strip_etag(resp.headers.get("ETag")) or ""
         encrypted = (
             "x-amz-server-side-encryption-customer-algorithm" in resp.headers
             or resp.headers.get("x-amz-server-side-encryption") == "aws:kms"

@@ -10,22 +10,19 @@ checked against the size and MD5 the service announces.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote
 
 import requests
 
 from ... import xmlutil
+from ...codec import b64, md5_hex_from_b64, parse_time, strip_etag
 from ...errors import AuthError, Conflict, InvalidRequest, NotFound, ProviderError, RateLimited, ValidationError
 from ...models import Container, Object
 from ...profiles import ConnectionOptions
@@ -54,34 +51,6 @@ _SPECIAL_CONTAINERS = frozenset({"$root", "$logs", "$web"})
 _RANGE_MD5_LIMIT = 4 * MiB
 
 
-def _b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode("ascii")
-
-
-def _md5_hex(value: str | None) -> str | None:
-    """The hex form of a base64 Content-MD5 value (None when absent or malformed)."""
-    if not value:
-        return None
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw.hex() if len(raw) == 16 else None
-
-
-def _date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _etag(value: str | None) -> str | None:
-    return value.strip('"') if value else None
-
-
 def _metadata_headers(metadata: Mapping[str, str]) -> dict[str, str]:
     return {f"x-ms-meta-{k}": v for k, v in metadata.items()}
 
@@ -105,10 +74,10 @@ def _uploaded(
         container=container,
         size=size,
         md5=md5.hex() if md5 else None,
-        etag=_etag(headers.get("ETag")),
+        etag=strip_etag(headers.get("ETag")),
         content_type=content_type,
         metadata=dict(metadata),
-        modified=_date(headers.get("Last-Modified")),
+        modified=parse_time(headers.get("Last-Modified")),
         extra={"blob_type": "BlockBlob"},
     )
 
@@ -141,7 +110,7 @@ class BlockUpload:
 
     def block_id(self, number: int) -> str:
         """Base64 block id of part ``number``; every id of one upload has the same length."""
-        return _b64(f"{self.prefix}{number:05d}".encode("ascii"))
+        return b64(f"{self.prefix}{number:05d}".encode("ascii"))
 
 
 class AzureBlobStorageDriver(StorageDriver):
@@ -251,8 +220,8 @@ class AzureBlobStorageDriver(StorageDriver):
     def _container(
         name: str, etag: str | None, modified: str | None, metadata: dict[str, str] | None = None
     ) -> Container:
-        when = _date(modified)
-        extra: dict[str, Any] = {"etag": _etag(etag), "last_modified": when.isoformat() if when else None}
+        when = parse_time(modified)
+        extra: dict[str, Any] = {"etag": strip_etag(etag), "last_modified": when.isoformat() if when else None}
         if metadata is not None:
             extra["metadata"] = metadata
         return Container(name=name, extra=extra)
@@ -327,11 +296,11 @@ class AzureBlobStorageDriver(StorageDriver):
             name=name,
             container=container,
             size=int(props.get("content-length") or 0),
-            md5=_md5_hex(props.get("content-md5")),
-            etag=_etag(props.get("etag")),
+            md5=md5_hex_from_b64(props.get("content-md5")),
+            etag=strip_etag(props.get("etag")),
             content_type=props.get("content-type"),
             metadata=metadata,
-            modified=_date(props.get("last-modified")),
+            modified=parse_time(props.get("last-modified")),
             extra={"blob_type": props.get("x-ms-blob-type") or props.get("blobtype")},
         )
 
@@ -356,7 +325,7 @@ class AzureBlobStorageDriver(StorageDriver):
     def _put_object(self, container: str, name: str, part: Part, content_type: str, metadata: dict[str, str]) -> Object:
         headers = {
             "x-ms-blob-type": "BlockBlob",
-            "Content-MD5": _b64(part.md5),  # the service refuses the body if it does not match
+            "Content-MD5": b64(part.md5),  # the service refuses the body if it does not match
             "x-ms-blob-content-type": content_type,
             **_metadata_headers(metadata),
         }
@@ -384,7 +353,7 @@ class AzureBlobStorageDriver(StorageDriver):
             handle.url,
             f"upload part {part.number} of {handle.name!r} to container {handle.container!r}",
             query=[("comp", "block"), ("blockid", block_id)],
-            headers={"Content-MD5": _b64(part.md5)},
+            headers={"Content-MD5": b64(part.md5)},
             body=part.body,
         )
         return block_id
@@ -396,12 +365,12 @@ class AzureBlobStorageDriver(StorageDriver):
         ).encode("utf-8")
         headers = {
             "Content-Type": "application/xml; charset=utf-8",
-            "Content-MD5": _b64(hashlib.md5(body, usedforsecurity=False).digest()),
+            "Content-MD5": b64(hashlib.md5(body, usedforsecurity=False).digest()),
             "x-ms-blob-content-type": handle.content_type,
             **_metadata_headers(handle.metadata),
         }
         if whole_md5 is not None:
-            headers["x-ms-blob-content-md5"] = _b64(whole_md5)  # stored, then served as Content-MD5
+            headers["x-ms-blob-content-md5"] = b64(whole_md5)  # stored, then served as Content-MD5
         resp = self._request(
             "PUT",
             handle.url,
@@ -445,5 +414,7 @@ class AzureBlobStorageDriver(StorageDriver):
             return Download(iter(()), Verifier(what, size=0, provider=self.provider))
         length = resp.headers.get("Content-Length")
         md5 = resp.headers.get("Content-MD5") if not ranged or range_md5 else None
-        verifier = Verifier(what, size=int(length) if length else None, md5_hex=_md5_hex(md5), provider=self.provider)
+        verifier = Verifier(
+            what, size=int(length) if length else None, md5_hex=md5_hex_from_b64(md5), provider=self.provider
+        )
         return Download(iter_body(resp, chunk_size, what, self.provider), verifier, resp.close)
