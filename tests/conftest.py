@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,14 @@ import pytest
 
 import driver_core
 from tests import backends
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the tests hermetic: no credentials or profiles from the machine running them."""
+    for var in list(os.environ):
+        if var.startswith(("AWS_", "AZURE_", "DRIVER_CORE_")):
+            del os.environ[var]
+    os.environ["DRIVER_CORE_PROFILES"] = os.devnull
 
 
 def _serve(start: Callable[[], backends.Server]) -> Iterator[backends.Server]:

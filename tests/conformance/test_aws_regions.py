@@ -1,0 +1,36 @@
+"""S3 specifics against moto: buckets in other regions and anonymous access."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+import driver_core
+from driver_core import errors
+from tests.backends import Server
+
+
+def test_bucket_in_another_region(moto_server: Server) -> None:
+    s3 = driver_core.get_driver(
+        "storage", "aws", key="k", secret="s", region="eu-west-1", endpoint=moto_server.url
+    )
+    name = f"dc-test-{uuid.uuid4().hex[:12]}"
+    s3.create_container(name)  # sends a LocationConstraint outside us-east-1
+    assert s3.get_container(name).extra["region"] == "eu-west-1"
+    with pytest.raises(errors.Conflict):
+        s3.create_container(name)
+    s3.upload_object(name, "k", b"v")
+    assert b"".join(s3.download_object_as_stream(name, "k")) == b"v"
+    s3.delete_container(name, force=True)
+
+
+def test_anonymous_requests_are_refused_by_a_private_bucket(moto_server: Server) -> None:
+    owner = driver_core.get_driver("storage", "aws", key="k", secret="s", endpoint=moto_server.url)
+    name = f"dc-test-{uuid.uuid4().hex[:12]}"
+    owner.create_container(name)
+    owner.upload_object(name, "private", b"secret data")
+    anonymous = driver_core.get_driver("storage", "aws", endpoint=moto_server.url)
+    with pytest.raises(errors.AuthError):
+        list(anonymous.download_object_as_stream(name, "private"))
+    owner.delete_container(name, force=True)
