@@ -32,11 +32,6 @@ from typing import Any
 
 from .errors import ValidationError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 log = logging.getLogger("driver_core.profiles")
 
 SECRET_FIELDS = ("key", "secret", "token")
@@ -112,6 +107,10 @@ def load_profiles(path: Path | None = None) -> dict[str, dict[str, Any]]:
             log.warning("the profile file %s is readable by other users; chmod 600 it", path)
     except OSError:
         pass
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -34,6 +34,12 @@ def md5_new() -> Any:
     return hashlib.md5(usedforsecurity=False)
 
 
+def _hasher(algorithm: str | None) -> Any:
+    if algorithm is None:
+        return None
+    return md5_new() if algorithm == "md5" else hashlib.new(algorithm)
+
+
 class SliceReader(io.RawIOBase):
     """A read-only, seekable view of ``size`` bytes starting at ``offset`` of a backing store.
 
@@ -115,12 +121,16 @@ class MemorySlice(SliceReader):
 
 @dataclass(slots=True)
 class Part:
-    """One part of an upload: 1-based ``number``, its body, size and MD5 digest."""
+    """One part of an upload: 1-based ``number``, its body, size and digest.
+
+    ``digest`` uses the algorithm the driver asked for (MD5 for Content-MD5,
+    SHA-256 for a signed S3 payload), or is empty when it asked for none.
+    """
 
     number: int
     offset: int
     size: int
-    md5: bytes
+    digest: bytes
     body: bytes | SliceReader
 
 
@@ -129,8 +139,25 @@ class Source:
 
     size: int | None = None
 
-    def __init__(self, want_whole_md5: bool = True) -> None:
-        self._whole = md5_new() if want_whole_md5 else None
+    def __init__(self, part_digest: str | None = "md5", whole_md5: bool = True) -> None:
+        self.part_digest = part_digest
+        self._whole = md5_new() if whole_md5 else None
+        self._fed = False
+
+    def _digest(self, pieces: Iterable[bytes | memoryview]) -> bytes:
+        """The part digest of ``pieces``, read one at a time (and fed to the whole-object MD5)."""
+        part = _hasher(self.part_digest)
+        # For the first part, the whole-object MD5 is the part's MD5: hash it once.
+        share = part is not None and self.part_digest == "md5" and self._whole is not None and not self._fed
+        for piece in pieces:
+            if part is not None:
+                part.update(piece)
+            if self._whole is not None and not share:
+                self._whole.update(piece)
+        if share:
+            self._whole = part.copy()
+        self._fed = True
+        return part.digest() if part is not None else b""
 
     def parts(self, part_size: int) -> Iterator[Part]:
         raise NotImplementedError
@@ -147,29 +174,21 @@ class Source:
 class BytesSource(Source):
     size: int
 
-    def __init__(self, data: bytes | bytearray | memoryview, want_whole_md5: bool = True) -> None:
-        super().__init__(want_whole_md5)
+    def __init__(self, data: bytes | bytearray | memoryview, part_digest: str | None = "md5", whole_md5: bool = True):
+        super().__init__(part_digest, whole_md5)
         self.data = data
         self.view = memoryview(data).cast("B")
         self.size = len(self.view)
 
     def parts(self, part_size: int) -> Iterator[Part]:
         if self.size <= part_size:
-            digest = md5_new()
-            digest.update(self.view)
-            if self._whole is not None:
-                self._whole = digest.copy()
             body = self.data if isinstance(self.data, bytes) else bytes(self.view)
-            yield Part(1, 0, self.size, digest.digest(), body)
+            yield Part(1, 0, self.size, self._digest([self.view]), body)
             return
         for number, offset in enumerate(range(0, self.size, part_size), start=1):
             size = min(part_size, self.size - offset)
-            piece = self.view[offset : offset + size]
-            digest = md5_new()
-            digest.update(piece)
-            if self._whole is not None:
-                self._whole.update(piece)
-            yield Part(number, offset, size, digest.digest(), MemorySlice(self.view, offset, size))
+            digest = self._digest([self.view[offset : offset + size]])
+            yield Part(number, offset, size, digest, MemorySlice(self.view, offset, size))
 
 
 class FileSource(Source):
@@ -177,8 +196,10 @@ class FileSource(Source):
 
     size: int
 
-    def __init__(self, fd: int, start: int, size: int, owned: bool, want_whole_md5: bool = True) -> None:
-        super().__init__(want_whole_md5)
+    def __init__(
+        self, fd: int, start: int, size: int, owned: bool, part_digest: str | None = "md5", whole_md5: bool = True
+    ) -> None:
+        super().__init__(part_digest, whole_md5)
         self.fd = fd
         self.start = start
         self.size = size
@@ -190,18 +211,18 @@ class FileSource(Source):
         while offset < self.size or number == 0:
             number += 1
             size = min(part_size, self.size - offset)
-            digest = md5_new()
-            pos = 0
-            while pos < size:
-                block = os.pread(self.fd, min(READ_BLOCK, size - pos), self.start + offset + pos)
-                if not block:
-                    raise ValidationError("the upload source file got shorter while it was being read")
-                digest.update(block)
-                if self._whole is not None:
-                    self._whole.update(block)
-                pos += len(block)
-            yield Part(number, offset, size, digest.digest(), FileSlice(self.fd, self.start + offset, size))
+            digest = self._digest(self._blocks(offset, size)) if self.part_digest or self._whole else b""
+            yield Part(number, offset, size, digest, FileSlice(self.fd, self.start + offset, size))
             offset += size
+
+    def _blocks(self, offset: int, size: int) -> Iterator[bytes]:
+        pos = 0
+        while pos < size:
+            block = os.pread(self.fd, min(READ_BLOCK, size - pos), self.start + offset + pos)
+            if not block:
+                raise ValidationError("the upload source file got shorter while it was being read")
+            pos += len(block)
+            yield block
 
     def close(self) -> None:
         if self.owned:
@@ -212,8 +233,8 @@ class FileSource(Source):
 class StreamSource(Source):
     """A file object without a usable descriptor, or an iterator of bytes: read one part at a time."""
 
-    def __init__(self, chunks: Iterator[bytes], want_whole_md5: bool = True) -> None:
-        super().__init__(want_whole_md5)
+    def __init__(self, chunks: Iterator[bytes], part_digest: str | None = "md5", whole_md5: bool = True) -> None:
+        super().__init__(part_digest, whole_md5)
         self.chunks = chunks
         self.pending = b""
 
@@ -241,11 +262,7 @@ class StreamSource(Source):
                 return
             number += 1
             data = bytes(buf)
-            digest = md5_new()
-            digest.update(data)
-            if self._whole is not None:
-                self._whole.update(data)
-            yield Part(number, offset, len(data), digest.digest(), data)
+            yield Part(number, offset, len(data), self._digest([data]), data)
             offset += len(data)
             if exhausted and not self.pending:
                 return
@@ -259,10 +276,15 @@ def _iter_file(f: IO[bytes], block: int = READ_BLOCK) -> Iterator[bytes]:
         yield data
 
 
-def open_source(source: UploadSource, *, want_whole_md5: bool = True) -> Source:
-    """Normalise what a caller passed to ``upload_object``."""
+def open_source(source: UploadSource, *, part_digest: str | None = "md5", whole_md5: bool = True) -> Source:
+    """Normalise what a caller passed to ``upload_object``.
+
+    ``part_digest`` names the hash each part carries (``md5``, ``sha256`` or None);
+    ``whole_md5`` asks for the MD5 of the whole content as the parts are read.
+    """
+    kw: dict[str, Any] = {"part_digest": part_digest, "whole_md5": whole_md5}
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return BytesSource(source, want_whole_md5)
+        return BytesSource(source, **kw)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         try:
@@ -278,7 +300,7 @@ def open_source(source: UploadSource, *, want_whole_md5: bool = True) -> Source:
             os.close(fd)
             kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
             raise ValidationError(f"the path to upload is {kind}, not a file: {path}")
-        return FileSource(fd, 0, st.st_size, owned=True, want_whole_md5=want_whole_md5)
+        return FileSource(fd, 0, st.st_size, owned=True, **kw)
     if hasattr(source, "read"):
         fileobj: Any = source
         if isinstance(fileobj, io.TextIOBase):
@@ -288,12 +310,12 @@ def open_source(source: UploadSource, *, want_whole_md5: bool = True) -> Source:
             start = fileobj.tell()
             st = os.fstat(fd)
             if stat.S_ISREG(st.st_mode) and not isinstance(fileobj, io.BufferedWriter):
-                return FileSource(fd, start, max(0, st.st_size - start), owned=False, want_whole_md5=want_whole_md5)
+                return FileSource(fd, start, max(0, st.st_size - start), owned=False, **kw)
         except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
             pass
-        return StreamSource(_iter_file(fileobj), want_whole_md5)
+        return StreamSource(_iter_file(fileobj), **kw)
     if isinstance(source, Iterable):
-        return StreamSource(iter(source), want_whole_md5)
+        return StreamSource(iter(source), **kw)
     raise ValidationError(
         f"cannot upload a {type(source).__name__}: pass a path, bytes, a binary file object or an iterator of bytes"
     )

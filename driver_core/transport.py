@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import platform
+import os
 import random
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +70,8 @@ SENSITIVE_QUERY = frozenset(
     }
 )
 REDACTED = "<redacted>"
-_USER_AGENT = f"driver-core/{__version__} python/{platform.python_version()} requests/{requests.__version__}"
+_PY = "{}.{}.{}".format(*sys.version_info[:3])
+_USER_AGENT = f"driver-core/{__version__} python/{_PY} requests/{requests.__version__}"
 
 
 def quote_value(value: str, safe: str = "-_.~") -> str:
@@ -259,10 +261,16 @@ class Transport:
         self.error_parser = error_parser or _default_error_parser
         self.code_map = code_map or {}
         self.timeout = timeout
+        if verify is True:  # the CA-bundle variables requests would read on every request
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self.verify = verify
         self.retry = retry or RetryPolicy()
         self.sleep: Callable[[float], None] = time.sleep
         self.session = session or requests.Session()
+        # The environment (proxies, NO_PROXY, CA bundle) is read once per host, not by requests on
+        # every call; this also keeps ~/.netrc from replacing a signed Authorization header.
+        self.session.trust_env = False
+        self._proxies: dict[str, dict[str, str]] = {}
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -320,7 +328,7 @@ class Transport:
                     timeout=self.timeout,
                     verify=self.verify,
                     allow_redirects=False,
-                    auth=_no_auth,
+                    proxies=self._proxies_for(req.url),
                 )
             except requests.exceptions.RequestException as exc:
                 last_error = self._transport_error(exc, req)
@@ -356,6 +364,13 @@ class Transport:
                 self.sleep(wait)
                 continue
             raise last_error
+
+    def _proxies_for(self, url: str) -> dict[str, str]:
+        origin = "/".join(url.split("/", 3)[:3])
+        proxies = self._proxies.get(origin)
+        if proxies is None:
+            proxies = self._proxies[origin] = requests.utils.get_environ_proxies(origin + "/")
+        return proxies
 
     def error_from_response(self, resp: requests.Response, *, retry_after: float | None = None) -> ProviderError:
         """Turn an error answer into the exception from the error tree."""
@@ -413,11 +428,6 @@ def iter_body(resp: requests.Response, chunk_size: int, what: str, provider: str
 
 def _is_empty(body: Any) -> bool:
     return hasattr(body, "read") and hasattr(body, "__len__") and len(body) == 0
-
-
-def _no_auth(r: requests.PreparedRequest) -> requests.PreparedRequest:
-    # A truthy auth stops requests from reading ~/.netrc and replacing our Authorization header.
-    return r
 
 
 def _default_error_parser(resp: requests.Response) -> ErrorInfo:

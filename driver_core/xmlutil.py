@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from xml.sax.saxutils import escape
+from typing import TYPE_CHECKING
 
 from .errors import ProviderError
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
 
 
 def parse(data: bytes, provider: str) -> ET.Element:
     """Parse an XML document and drop namespaces from every tag."""
+    import xml.etree.ElementTree as ET  # imported on first use: it is not needed to start
+
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
@@ -30,5 +36,5 @@ def text(el: ET.Element | None, path: str, default: str | None = None) -> str | 
 
 def element(tag: str, children: list[tuple[str, str]]) -> str:
     """``<tag><a>1</a><b>2</b></tag>`` with the values escaped."""
-    inner = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in children)
+    inner = "".join(f"<{k}>{v.translate(_ESCAPES)}</{k}>" for k, v in children)
     return f"<{tag}>{inner}</{tag}>"

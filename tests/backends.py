@@ -124,7 +124,10 @@ def _moto_user(url: str) -> dict[str, str]:
     import boto3
 
     iam = boto3.client(
-        "iam", endpoint_url=url, aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap",
+        "iam",
+        endpoint_url=url,
+        aws_access_key_id="bootstrap",
+        aws_secret_access_key="bootstrap",
         region_name="us-east-1",
     )
     iam.create_user(UserName="tester")

@@ -77,7 +77,8 @@ def storage_factory(
     made: list[Any] = []
 
     def make(**options: Any) -> Any:
-        opts = {"part_size": PART_SIZES[provider], **options}
+        # Small parts, and multipart from one part up, so part boundaries are crossed cheaply.
+        opts = {"part_size": PART_SIZES[provider], "multipart_threshold": PART_SIZES[provider], **options}
         driver = driver_core.get_driver("storage", provider, **base, options=opts)
         made.append(driver)
         return driver

@@ -56,7 +56,12 @@ def proxied(request: pytest.FixtureRequest) -> Iterator[tuple[Any, backends.Serv
     conn = connection(request.param, request)
     proxy = backends.start_fault_proxy(conn["endpoint"])
     conn["endpoint"] = proxy.url
-    driver = driver_core.get_driver("storage", request.param, **conn, options={"part_size": PART_SIZES[request.param]})
+    driver = driver_core.get_driver(
+        "storage",
+        request.param,
+        **conn,
+        options={"part_size": PART_SIZES[request.param], "multipart_threshold": PART_SIZES[request.param]},
+    )
     with backends.running(proxy):
         yield driver, proxy
     driver.close()

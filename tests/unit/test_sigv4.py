@@ -28,18 +28,35 @@ def test_aws_documented_get_object_example() -> None:
 
 CASES = [
     ("GET", "https://s3.eu-west-1.amazonaws.com/bucket/plain.txt", [], {}, None),
-    ("PUT", "http://127.0.0.1:9000/bucket/%C3%BCn%C3%AF/%E2%98%83%2B%26%3D%2A%28%29%2C%3B%40%24.txt", [],
-     {"Content-Type": "text/plain", "x-amz-meta-owner": "me  and   you"}, b"payload bytes"),
-    ("GET", "https://bucket.s3.us-west-2.amazonaws.com/", [("list-type", "2"), ("prefix", "a b+c/ü"),
-     ("continuation-token", "abc/=+"), ("max-keys", "5")], {}, None),
+    (
+        "PUT",
+        "http://127.0.0.1:9000/bucket/%C3%BCn%C3%AF/%E2%98%83%2B%26%3D%2A%28%29%2C%3B%40%24.txt",
+        [],
+        {"Content-Type": "text/plain", "x-amz-meta-owner": "me  and   you"},
+        b"payload bytes",
+    ),
+    (
+        "GET",
+        "https://bucket.s3.us-west-2.amazonaws.com/",
+        [("list-type", "2"), ("prefix", "a b+c/ü"), ("continuation-token", "abc/=+"), ("max-keys", "5")],
+        {},
+        None,
+    ),
     ("POST", "https://s3.amazonaws.com/bucket/key", [("uploads", "")], {"Content-Type": "application/xml"}, b"<x/>"),
 ]
 
 
 @pytest.mark.parametrize("method,url,query,headers,body", CASES)
 @pytest.mark.parametrize("token", [None, "session-token/with+chars="])
-def test_matches_botocore(method: str, url: str, query: list[tuple[str, str]], headers: dict[str, str],
-                          body: bytes | None, token: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_matches_botocore(
+    method: str,
+    url: str,
+    query: list[tuple[str, str]],
+    headers: dict[str, str],
+    body: bytes | None,
+    token: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     botocore_auth = pytest.importorskip("botocore.auth")
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials

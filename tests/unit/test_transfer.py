@@ -18,7 +18,7 @@ def collect(source: object, part_size: int) -> list[bytes]:
     for part in source.parts(part_size):  # type: ignore[attr-defined]
         body = part.body if isinstance(part.body, bytes) else part.body.read()
         assert len(body) == part.size
-        assert hashlib.md5(body).digest() == part.md5
+        assert hashlib.md5(body).digest() == part.digest
         out.append(body)
     return out
 
@@ -44,6 +44,19 @@ def test_every_source_kind_cuts_the_same_parts(tmp_path: Path, part_size: int) -
         assert collect(src, part_size) == expected, type(src).__name__
         assert src.whole_md5 == hashlib.md5(DATA).digest()
         src.close()
+
+
+def test_part_digest_algorithms(tmp_path: Path) -> None:
+    path = tmp_path / "data"
+    path.write_bytes(DATA)
+    for make in (lambda: DATA, lambda: str(path), lambda: iter([DATA])):
+        sha = open_source(make(), part_digest="sha256", whole_md5=False)
+        parts = list(sha.parts(4096))
+        assert [p.digest for p in parts] == [hashlib.sha256(DATA[i : i + 4096]).digest() for i in range(0, 10240, 4096)]
+        assert sha.whole_md5 is None
+        none = open_source(make(), part_digest=None, whole_md5=True)
+        assert [p.digest for p in none.parts(4096)] == [b"", b"", b""]
+        assert none.whole_md5 == hashlib.md5(DATA).digest()
 
 
 def test_source_kinds(tmp_path: Path) -> None:
@@ -132,3 +145,27 @@ def test_source_that_changes_size_is_an_error(tmp_path: Path) -> None:
     os.truncate(path, 100)
     with pytest.raises(errors.ValidationError, match=r"changed size|shorter"):
         first.body.read()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("digest", ["md5", "sha256", None])
+def test_file_parts_are_streamed_not_loaded(tmp_path: Path, digest: str | None) -> None:
+    """Hashing and sending a 32 MiB file keeps at most a block or two in memory (traced allocations)."""
+    import tracemalloc
+
+    path = tmp_path / "big"
+    with path.open("wb") as f:
+        for _ in range(32):
+            f.write(os.urandom(1 << 20))
+    tracemalloc.start()
+    try:
+        src = open_source(str(path), part_digest=digest, whole_md5=True)
+        for part in src.parts(16 << 20):
+            body = part.body
+            assert not isinstance(body, bytes)
+            while body.read(16384):
+                pass
+        src.close()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"peak {peak / 2**20:.1f} MiB"

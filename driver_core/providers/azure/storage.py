@@ -13,10 +13,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, unquote
 
 import requests
@@ -30,6 +29,9 @@ from ...storage import ContainerRef, Download, ObjectRef, StorageDriver, _name
 from ...transfer import MiB, Part, Verifier
 from ...transport import Body, ErrorInfo, iter_body, paginate
 from .auth import SharedKeySigner
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 #: Azure error codes whose meaning the HTTP status alone does not say precisely.
 _CODES: dict[type[ProviderError], str] = {
@@ -325,7 +327,7 @@ class AzureBlobStorageDriver(StorageDriver):
     def _put_object(self, container: str, name: str, part: Part, content_type: str, metadata: dict[str, str]) -> Object:
         headers = {
             "x-ms-blob-type": "BlockBlob",
-            "Content-MD5": b64(part.md5),  # the service refuses the body if it does not match
+            "Content-MD5": b64(part.digest),  # the service refuses the body if it does not match
             "x-ms-blob-content-type": content_type,
             **_metadata_headers(metadata),
         }
@@ -336,7 +338,7 @@ class AzureBlobStorageDriver(StorageDriver):
             headers=headers,
             body=part.body,
         )
-        return _uploaded(container, name, part.size, part.md5, content_type, metadata, resp.headers)
+        return _uploaded(container, name, part.size, part.digest, content_type, metadata, resp.headers)
 
     # --------------------------------------------------------------- multipart
     def _multipart_start(self, container: str, name: str, content_type: str, metadata: dict[str, str]) -> BlockUpload:
@@ -353,7 +355,7 @@ class AzureBlobStorageDriver(StorageDriver):
             handle.url,
             f"upload part {part.number} of {handle.name!r} to container {handle.container!r}",
             query=[("comp", "block"), ("blockid", block_id)],
-            headers={"Content-MD5": b64(part.md5)},
+            headers={"Content-MD5": b64(part.digest)},
             body=part.body,
         )
         return block_id

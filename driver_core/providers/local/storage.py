@@ -121,7 +121,8 @@ class LocalStorageDriver(StorageDriver):
     capabilities: ClassVar[frozenset[str]] = StorageDriver.capabilities - {"multipart"}
     min_part_size: ClassVar[int] = 1
     default_part_size: ClassVar[int] = 8 * MiB
-    needs_whole_md5: ClassVar[bool] = True
+    part_digest: ClassVar[str | None] = None  # the MD5 is taken of what is written, in one pass
+    needs_whole_md5: ClassVar[bool] = False
     metadata_ascii_only: ClassVar[bool] = False
 
     def __init__(self, options: ConnectionOptions) -> None:
