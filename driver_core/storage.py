@@ -33,7 +33,8 @@ DEFAULT_CHUNK_SIZE = 1 * MiB
 PIPELINE_MIN_SIZE = 8 * MiB
 
 
-def _name(ref: Any) -> str:
+def name_of(ref: Any) -> str:
+    """The name of a model, or the string itself: every argument that names a resource takes either."""
     return ref if isinstance(ref, str) else ref.name
 
 
@@ -291,7 +292,7 @@ class StorageDriver:
     def delete_container(self, container: ContainerRef, *, force: bool = False) -> None:
         """Delete a container. A non-empty one raises :class:`Conflict` unless ``force``,
         which deletes every object in it first."""
-        name = self.validate_container_name(_name(container))
+        name = self.validate_container_name(name_of(container))
         if force:
             for obj in list(self.iterate_objects(name)):
                 try:
@@ -308,7 +309,7 @@ class StorageDriver:
     # ----------------------------------------------------------------- objects
     def iterate_objects(self, container: ContainerRef, prefix: str | None = None) -> Iterator[Object]:
         """Every object in the container (whose name starts with ``prefix``), across all pages."""
-        name = self.validate_container_name(_name(container))
+        name = self.validate_container_name(name_of(container))
         return self._iterate_objects(name, prefix, self.page_size)
 
     def list_objects(self, container: ContainerRef, prefix: str | None = None) -> list[Object]:
@@ -338,7 +339,7 @@ class StorageDriver:
         parts of ``part_size`` bytes, ``concurrency`` at a time, each verified.
         A failed multipart upload is aborted, so nothing half-written remains.
         """
-        cname = self.validate_container_name(_name(container))
+        cname = self.validate_container_name(name_of(container))
         oname = self.validate_object_name(name)
         meta = self._check_metadata(metadata)
         ctype = content_type or mimetypes.guess_type(oname)[0] or "application/octet-stream"
@@ -453,8 +454,8 @@ class StorageDriver:
         ``destination`` may be a folder, in which case the object's base name is used.
         Returns the path written.
         """
-        cname = self.validate_container_name(_name(container))
-        oname = self.validate_object_name(_name(name))
+        cname = self.validate_container_name(name_of(container))
+        oname = self.validate_object_name(name_of(name))
         dest = Path(destination)
         if dest.is_dir():
             dest = dest / oname.rsplit("/", 1)[-1]
@@ -481,8 +482,8 @@ class StorageDriver:
         slice: a range past the end is empty, one running over it is cut short.
         The stream is verified as it goes (see :class:`ObjectStream`).
         """
-        cname = self.validate_container_name(_name(container))
-        oname = self.validate_object_name(_name(name))
+        cname = self.validate_container_name(name_of(container))
+        oname = self.validate_object_name(name_of(name))
         size = chunk_size or DEFAULT_CHUNK_SIZE
         if size < 1:
             raise ValidationError("chunk_size must be at least 1")

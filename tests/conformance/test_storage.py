@@ -317,3 +317,19 @@ def test_64_mib_stream_round_trip(storage_factory: Any, workdir: Path) -> None:
         for piece in iter(lambda: f.read(1 << 20), b""):
             file_md5.update(piece)
     assert file_md5.hexdigest() == sent.hexdigest()
+
+
+def test_one_driver_shared_between_threads(storage: Any, container: str) -> None:
+    """Drivers are safe to share: eight threads upload, list and read back through one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(i: int) -> bytes:
+        data = pattern(20_000 + i, seed=i)
+        storage.upload_object(container, f"threads/{i}", data, metadata={"n": str(i)})
+        assert storage.get_object(container, f"threads/{i}").metadata == {"n": str(i)}
+        return read_all(storage, container, f"threads/{i}")
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(work, range(24)))
+    assert results == [pattern(20_000 + i, seed=i) for i in range(24)]
+    assert len(storage.list_objects(container, prefix="threads/")) == 24

@@ -33,7 +33,7 @@ from ...errors import (
 )
 from ...models import Container, Object
 from ...profiles import ConnectionOptions
-from ...storage import ContainerRef, Download, ObjectRef, StorageDriver, _name
+from ...storage import ContainerRef, Download, ObjectRef, StorageDriver, name_of
 from ...transfer import MiB, Part, Verifier
 from ...transport import ErrorInfo, iter_body, paginate
 from ...xmlutil import element, parse, text
@@ -234,7 +234,7 @@ class S3StorageDriver(StorageDriver):
         return paginate(page)
 
     def get_container(self, name: ContainerRef) -> Container:
-        bucket = self.validate_container_name(_name(name))
+        bucket = self.validate_container_name(name_of(name))
         try:
             resp = self._request("HEAD", bucket)
         except NotFound as exc:
@@ -299,8 +299,8 @@ class S3StorageDriver(StorageDriver):
         return paginate(page)
 
     def get_object(self, container: ContainerRef, name: ObjectRef) -> Object:
-        bucket = self.validate_container_name(_name(container))
-        key = self.validate_object_name(_name(name))
+        bucket = self.validate_container_name(name_of(container))
+        key = self.validate_object_name(name_of(name))
         try:
             resp = self._request("HEAD", bucket, key)
         except NotFound as exc:

@@ -25,7 +25,7 @@ from ...codec import b64, md5_hex_from_b64, parse_time, strip_etag
 from ...errors import AuthError, Conflict, InvalidRequest, NotFound, ProviderError, RateLimited, ValidationError
 from ...models import Container, Object
 from ...profiles import ConnectionOptions
-from ...storage import ContainerRef, Download, ObjectRef, StorageDriver, _name
+from ...storage import ContainerRef, Download, ObjectRef, StorageDriver, name_of
 from ...transfer import MiB, Part, Verifier
 from ...transport import Body, ErrorInfo, iter_body, paginate
 from .auth import SharedKeySigner
@@ -242,7 +242,7 @@ class AzureBlobStorageDriver(StorageDriver):
 
     def get_container(self, name: ContainerRef) -> Container:
         """The container called ``name``; :class:`NotFound` when there is none."""
-        cname = self.validate_container_name(_name(name))
+        cname = self.validate_container_name(name_of(name))
         h = self._container_request("HEAD", cname, "get").headers
         return self._container(cname, h.get("ETag"), h.get("Last-Modified"), _metadata_from_headers(h))
 
@@ -308,15 +308,15 @@ class AzureBlobStorageDriver(StorageDriver):
 
     def get_object(self, container: ContainerRef, name: ObjectRef) -> Object:
         """The object's properties and metadata (one HEAD request); :class:`NotFound` when missing."""
-        cname = self.validate_container_name(_name(container))
-        oname = self.validate_object_name(_name(name))
+        cname = self.validate_container_name(name_of(container))
+        oname = self.validate_object_name(name_of(name))
         resp = self._request("HEAD", self._blob_url(cname, oname), f"get object {oname!r} in container {cname!r}")
         return self._object(cname, oname, resp.headers, _metadata_from_headers(resp.headers))
 
     def delete_object(self, container: ContainerRef, name: ObjectRef) -> None:
         """Delete the object and any snapshots of it; :class:`NotFound` when it does not exist."""
-        cname = self.validate_container_name(_name(container))
-        oname = self.validate_object_name(_name(name))
+        cname = self.validate_container_name(name_of(container))
+        oname = self.validate_object_name(name_of(name))
         self._request(
             "DELETE",
             self._blob_url(cname, oname),

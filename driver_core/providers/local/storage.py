@@ -36,7 +36,7 @@ from urllib.request import url2pathname
 from ...errors import ChecksumMismatch, Conflict, DriverError, NotFound, ProviderError, ValidationError
 from ...models import Container, Object
 from ...profiles import ConnectionOptions
-from ...storage import ContainerRef, Download, ObjectRef, StorageDriver
+from ...storage import ContainerRef, Download, ObjectRef, StorageDriver, name_of
 from ...transfer import READ_BLOCK, MiB, Source, Verifier, md5_new
 from ...transport import paginate
 
@@ -48,10 +48,6 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 NAME_MAX = 255
-
-
-def _ref(ref: Any) -> str:
-    return ref if isinstance(ref, str) else ref.name
 
 
 def _utc(timestamp: float) -> datetime:
@@ -348,7 +344,7 @@ class LocalStorageDriver(StorageDriver):
         return iter([self._container(name, st) for name, st in found])
 
     def get_container(self, name: ContainerRef) -> Container:
-        cname = self.validate_container_name(_ref(name))
+        cname = self.validate_container_name(name_of(name))
         with self._container_fd(cname) as fd:
             return self._container(cname, os.fstat(fd))
 
@@ -461,8 +457,8 @@ class LocalStorageDriver(StorageDriver):
                 raise
 
     def get_object(self, container: ContainerRef, name: ObjectRef) -> Object:
-        cname = self.validate_container_name(_ref(container))
-        oname = self.validate_object_name(_ref(name))
+        cname = self.validate_container_name(name_of(container))
+        oname = self.validate_object_name(name_of(name))
         handle, st, sidecar = self._open_object(cname, oname)
         handle.close()
         return self._object(cname, oname, st, sidecar)
@@ -491,8 +487,8 @@ class LocalStorageDriver(StorageDriver):
             handle.close()
 
     def delete_object(self, container: ContainerRef, name: ObjectRef) -> None:
-        cname = self.validate_container_name(_ref(container))
-        oname = self.validate_object_name(_ref(name))
+        cname = self.validate_container_name(name_of(container))
+        oname = self.validate_object_name(name_of(name))
         with self._at(cname, oname, exclusive=True, create=False) as (fds, segments):
             self._check_entry(fds[-1], segments[-1], self._what(cname, oname), folder=False, writing=False)
             os.unlink(segments[-1], dir_fd=fds[-1])
