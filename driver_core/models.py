@@ -51,3 +51,35 @@ class Object(Model):
     metadata: dict[str, str] = field(default_factory=dict)
     modified: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Zone(Model):
+    """A DNS zone. ``domain`` is lower case without the trailing dot; ``id`` is the provider's own."""
+
+    domain: str
+    id: str
+    ttl: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Record(Model):
+    """A DNS record set: every value of one ``type`` at one ``name``.
+
+    ``name`` is relative to the zone (``@`` for the apex, ``www``, ``_sip._tcp``);
+    ``values`` are in normalised presentation form (see :mod:`driver_core.dnsvalues`),
+    sorted, so two record sets compare equal exactly when DNS would serve the same data.
+    """
+
+    zone: str
+    name: str
+    type: str
+    ttl: int | None
+    values: list[str]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fqdn(self) -> str:
+        """The absolute name, with the trailing dot."""
+        return f"{self.zone}." if self.name == "@" else f"{self.name}.{self.zone}."

@@ -55,6 +55,11 @@ ENVIRONMENT: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "local": {
         "endpoint:storage": ("DRIVER_CORE_LOCAL_STORAGE",),
+        "endpoint:dns": ("DRIVER_CORE_LOCAL_DNS",),
+    },
+    "powerdns": {
+        "secret": ("PDNS_API_KEY",),
+        "endpoint": ("PDNS_API_URL",),
     },
 }
 

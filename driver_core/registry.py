@@ -19,6 +19,9 @@ PROVIDERS: dict[tuple[str, str], str] = {
     ("storage", "aws"): "driver_core.providers.aws.storage:S3StorageDriver",
     ("storage", "azure"): "driver_core.providers.azure.storage:AzureBlobStorageDriver",
     ("storage", "local"): "driver_core.providers.local.storage:LocalStorageDriver",
+    ("dns", "aws"): "driver_core.providers.aws.dns:Route53DNSDriver",
+    ("dns", "powerdns"): "driver_core.providers.powerdns.dns:PowerDNSDriver",
+    ("dns", "local"): "driver_core.providers.local.dns:LocalDNSDriver",
 }
 
 

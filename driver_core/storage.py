@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .errors import Conflict, DriverError, NotFound, NotSupported, PartialFailure, ValidationError
+from .base import Driver
+from .errors import Conflict, DriverError, NotFound, PartialFailure, ValidationError
 from .models import Container, Object
 from .profiles import ConnectionOptions
 from .transfer import AtomicFile, MiB, Part, Source, UploadSource, Verifier, open_source
-from .transport import RetryPolicy, Transport
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -145,7 +145,7 @@ class ObjectStream(Iterator[bytes]):
         self.close()
 
 
-class StorageDriver:
+class StorageDriver(Driver):
     """Base of every storage driver. Safe to share between threads."""
 
     provider: ClassVar[str] = ""
@@ -172,50 +172,20 @@ class StorageDriver:
     metadata_ascii_only: ClassVar[bool] = True
 
     def __init__(self, options: ConnectionOptions) -> None:
-        self.options = options
-        extra = options.options
-        self.part_size = self._int_option(extra, "part_size", self.default_part_size)
-        self.multipart_threshold = self._int_option(extra, "multipart_threshold", self.default_multipart_threshold)
-        self.concurrency = self._int_option(extra, "concurrency", 4)
-        self.page_size = self._int_option(extra, "page_size", self.default_page_size)
+        super().__init__(options)
+        self.part_size = self._int_option("part_size", self.default_part_size)
+        self.multipart_threshold = self._int_option("multipart_threshold", self.default_multipart_threshold, 0)
+        self.concurrency = self._int_option("concurrency", 4, 1, 64)
+        self.page_size = self._int_option("page_size", self.default_page_size, 1, self.max_page_size)
         self._check_part_size(self.part_size)
-        if not 1 <= self.page_size <= self.max_page_size:
-            raise ValidationError(f"page_size must be between 1 and {self.max_page_size} for {self.provider}")
-        if self.concurrency < 1:
-            raise ValidationError("concurrency must be at least 1")
 
     # ----------------------------------------------------------------- helpers
-    @staticmethod
-    def _int_option(extra: dict[str, Any], name: str, default: int) -> int:
-        value = extra.get(name, default)
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ValidationError(f"option {name} must be a whole number, not {value!r}") from None
-
     def _check_part_size(self, part_size: int) -> None:
         if not self.min_part_size <= part_size <= self.max_part_size:
             raise ValidationError(
                 f"part_size {part_size} is outside what {self.provider} accepts "
                 f"({self.min_part_size} to {self.max_part_size} bytes)"
             )
-
-    def _make_transport(self, **hooks: Any) -> Transport:
-        """The transport for an HTTP provider, configured from the connection options
-        (``timeout``, ``validate_certs``, and ``options.retries``) the same way for all."""
-        retries = self._int_option(self.options.options, "retries", 4)
-        timeout = self.options.timeout
-        return Transport(
-            self.provider,
-            timeout=(min(10.0, float(timeout)), float(timeout)) if timeout else (10.0, 60.0),
-            verify=self.options.validate_certs,
-            retry=RetryPolicy(attempts=max(1, retries + 1)),
-            pool_size=max(16, self.concurrency * 2),
-            **hooks,
-        )
-
-    def not_supported(self, method: str, hint: str = "") -> NotSupported:
-        return NotSupported(self.provider, method, hint)
 
     def validate_container_name(self, name: str) -> str:
         """Raise :class:`ValidationError` unless ``name`` is a valid container name here."""
@@ -519,12 +489,3 @@ class StorageDriver:
 
     def _download(self, container: str, name: str, start: int | None, end: int | None, chunk_size: int) -> Download:
         raise self.not_supported("download_object")
-
-    def close(self) -> None:
-        """Release connections (drivers are also usable as context managers)."""
-
-    def __enter__(self) -> StorageDriver:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

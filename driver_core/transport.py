@@ -28,7 +28,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from . import __version__
-from .errors import DriverError, ProviderError, Timeout, Unreachable, error_for_status
+from .errors import DriverError, ProviderError, RateLimited, Timeout, Unreachable, error_for_status
 
 log = logging.getLogger("driver_core.transport")
 
@@ -352,7 +352,8 @@ class Transport:
                 return resp
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             last_error = self.error_from_response(resp, retry_after=retry_after)
-            retryable = resp.status_code in policy.statuses
+            # Some providers throttle with a 400 and a code (Route 53, EC2): the code map says so.
+            retryable = resp.status_code in policy.statuses or isinstance(last_error, RateLimited)
             if (
                 retryable
                 and attempt < policy.attempts

@@ -15,6 +15,21 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${extras}]"
   touch "$stamp"
 fi
+if [[ ",$extras," == *",test,"* ]]; then
+  # PowerDNS (a real authoritative server), dig and named-checkzone, from Debian's packages.
+  missing=()
+  command -v pdns_server >/dev/null || missing+=(pdns-server)
+  [ -f /usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql ] || missing+=(pdns-backend-sqlite3)
+  command -v dig >/dev/null || missing+=(dnsutils)
+  command -v named-checkzone >/dev/null || missing+=(bind9-utils)
+  if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing ${missing[*]} (apt-get)"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" sqlite3 >/dev/null
+  fi
+fi
 if [[ ",$extras," == *",test,"* ]] && [ ! -x .backends/node_modules/.bin/azurite-blob ]; then
   command -v npm >/dev/null || { echo "npm is needed to install Azurite (apt-get install -y npm)" >&2; exit 1; }
   npm install --prefix .backends --no-audit --no-fund --loglevel=error azurite@3.35 >/dev/null

@@ -17,7 +17,7 @@ from tests import backends
 def pytest_configure(config: pytest.Config) -> None:
     """Keep the tests hermetic: no credentials or profiles from the machine running them."""
     for var in list(os.environ):
-        if var.startswith(("AWS_", "AZURE_", "DRIVER_CORE_")):
+        if var.startswith(("AWS_", "AZURE_", "DRIVER_CORE_", "PDNS_")):
             del os.environ[var]
     os.environ["DRIVER_CORE_PROFILES"] = os.devnull
 
@@ -116,3 +116,54 @@ def pattern(size: int, seed: int = 1) -> bytes:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def powerdns_server() -> Iterator[backends.Server]:
+    from tests.pdns_backend import start_powerdns
+
+    yield from _serve(start_powerdns)
+
+
+def dns_options(
+    provider: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    if provider == "aws":
+        server = request.getfixturevalue("moto_server")
+        return {"key": "testing-key", "secret": "testing-secret", "endpoint": server.url}
+    if provider == "powerdns":
+        server = request.getfixturevalue("powerdns_server")
+        return {"secret": server.env["api_key"], "endpoint": server.url}
+    if provider == "local":
+        return {"endpoint": str(tmp_path_factory.mktemp("zones"))}
+    raise AssertionError(provider)
+
+
+@pytest.fixture(params=["aws", "powerdns", "local"])
+def dns_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Any]]:
+    """Make DNS drivers of one provider (every test runs once per provider), deleting test zones after."""
+    base = dns_options(request.param, request, tmp_path_factory)
+    made: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        driver = driver_core.get_driver("dns", request.param, **base, options=options)
+        made.append(driver)
+        return driver
+
+    yield make
+    for driver in made[:1]:
+        for zone in driver.list_zones():
+            if zone.domain.startswith("dc-"):
+                try:
+                    driver.delete_zone(zone)
+                except driver_core.DriverError:
+                    pass
+    for driver in made:
+        driver.close()
+
+
+@pytest.fixture
+def dns(dns_factory: Callable[..., Any]) -> Any:
+    return dns_factory()

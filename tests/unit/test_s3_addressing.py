@@ -36,7 +36,7 @@ def test_addressing_option() -> None:
 
 
 def test_credentials_must_come_in_pairs() -> None:
-    with pytest.raises(errors.ValidationError, match="both key and secret"):
+    with pytest.raises(errors.ValidationError, match="access key and its secret"):
         driver_core.get_driver("storage", "aws", key="only-key", secret=None)
 
 

@@ -191,3 +191,17 @@ def test_paginate_follows_tokens_and_stops_on_loops() -> None:
     with pytest.raises(errors.ProviderError, match="twice"):
         list(paginate(lambda t: looping[t]))
     assert list(paginate(lambda t: ([], None))) == []
+
+
+def test_throttling_answered_with_400_is_retried_by_its_code(server: Scripted) -> None:
+    from driver_core.transport import ErrorInfo
+
+    server.script = [(400, {"x-code": "Throttling"}), (200, {})]
+    sleeps: list[float] = []
+    transport = make(
+        sleeps,
+        error_parser=lambda r: ErrorInfo(r.headers.get("x-code"), "slow down"),
+        code_map={"Throttling": errors.RateLimited},
+    )
+    assert transport.request("GET", server.url).status_code == 200
+    assert len(server.seen) == 2 and len(sleeps) == 1

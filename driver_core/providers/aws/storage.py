@@ -37,7 +37,7 @@ from ...storage import ContainerRef, Download, ObjectRef, StorageDriver, name_of
 from ...transfer import MiB, Part, Verifier
 from ...transport import ErrorInfo, iter_body, paginate
 from ...xmlutil import element, parse, text
-from .auth import SigV4Signer
+from . import common
 
 DEFAULT_REGION = "us-east-1"
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -72,12 +72,10 @@ _HEAD_CODES = {403: "AccessDenied", 404: "NotFound", 412: "PreconditionFailed", 
 
 
 def _error_parser(resp: requests.Response) -> ErrorInfo:
-    request_id = resp.headers.get("x-amz-request-id")
-    code = message = None
-    if resp.content and resp.content.lstrip().startswith(b"<"):
-        root = parse(resp.content, "aws")
-        code, message = text(root, "Code"), text(root, "Message")
-        request_id = text(root, "RequestId", request_id)
+    """AWS's XML error, plus what S3 alone says: the bucket's region, and HEAD answers without a body."""
+    info = common.error_info(resp)
+    code, request_id = info.code, info.request_id
+    message: str | None = info.message if info.code or resp.content else None
     if resp.status_code in (301, 307, 400) and resp.headers.get("x-amz-bucket-region"):
         region = resp.headers["x-amz-bucket-region"]
         message = f"the bucket is in region {region}; connect with region={region!r}"
@@ -149,21 +147,10 @@ class S3StorageDriver(StorageDriver):
         self.addressing = extra.get("addressing", "auto")
         if self.addressing not in ("auto", "path", "virtual"):
             raise ValidationError("addressing must be auto, path or virtual", provider=self.provider)
-        if bool(options.key) != bool(options.secret):
-            raise ValidationError(
-                "give both key and secret (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
-                "or neither for anonymous access",
-                provider=self.provider,
-            )
-        signer = (
-            SigV4Signer(options.key, options.secret, self.region, "s3", token=options.token)
-            if options.key and options.secret
-            else None
+        signer = common.signer_for(options, self.provider, self.region, "s3", what="S3", anonymous=True)
+        self.transport = self._make_transport(
+            signer=signer, error_parser=_error_parser, code_map=CODE_MAP, pool_size=max(16, 2 * self.concurrency)
         )
-        self.transport = self._make_transport(signer=signer, error_parser=_error_parser, code_map=CODE_MAP)
-
-    def close(self) -> None:
-        self.transport.close()
 
     # ---------------------------------------------------------------- helpers
     def validate_container_name(self, name: str) -> str:

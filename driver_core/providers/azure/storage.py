@@ -151,14 +151,14 @@ class AzureBlobStorageDriver(StorageDriver):
             )
         self.endpoint = endpoint.rstrip("/")
         self.transport = self._make_transport(
-            signer=SharedKeySigner(self.account, secret, sas_token=token), error_parser=parse_error, code_map=CODE_MAP
+            signer=SharedKeySigner(self.account, secret, sas_token=token),
+            error_parser=parse_error,
+            code_map=CODE_MAP,
+            pool_size=max(16, 2 * self.concurrency),
         )
 
     def __repr__(self) -> str:
         return f"AzureBlobStorageDriver(account={self.account!r}, endpoint={self.endpoint!r})"
-
-    def close(self) -> None:
-        self.transport.close()
 
     def validate_container_name(self, name: str) -> str:
         """Azure container names: 3-63 lowercase letters, digits and single hyphens (or $root, $logs, $web)."""

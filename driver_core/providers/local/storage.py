@@ -30,15 +30,14 @@ from collections.abc import Generator, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
-from ...errors import ChecksumMismatch, Conflict, DriverError, NotFound, ProviderError, ValidationError
+from ...errors import ChecksumMismatch, Conflict, DriverError, NotFound, ValidationError
 from ...models import Container, Object
 from ...profiles import ConnectionOptions
 from ...storage import ContainerRef, Download, ObjectRef, StorageDriver, name_of
 from ...transfer import READ_BLOCK, MiB, Source, Verifier, md5_new
 from ...transport import paginate
+from . import folder_from_endpoint, os_errors
 
 #: Files this driver creates while writing start with this; no object name segment may.
 TEMP_PREFIX = ".dc-tmp-"
@@ -123,7 +122,7 @@ class LocalStorageDriver(StorageDriver):
 
     def __init__(self, options: ConnectionOptions) -> None:
         super().__init__(options)
-        self.root = self._root_folder(options.endpoint)
+        self.root = folder_from_endpoint(options.endpoint, what="storage folder", env_var="DRIVER_CORE_LOCAL_STORAGE")
         self.meta_root = self.root / ".driver-core" / "meta"
         self.lock_root = self.root / ".driver-core" / "locks"
         try:
@@ -131,24 +130,6 @@ class LocalStorageDriver(StorageDriver):
             self.lock_root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise self._fail(ValidationError, f"cannot use {self.root} as the storage folder: {exc.strerror}") from None
-
-    def _root_folder(self, endpoint: str | None) -> Path:
-        if not endpoint:
-            raise self._fail(
-                ValidationError,
-                "the local storage provider needs a folder: pass endpoint='/some/folder' (or a file:// URL) "
-                "or set DRIVER_CORE_LOCAL_STORAGE",
-            )
-        path = os.path.expanduser(endpoint)
-        if endpoint.startswith("file:"):
-            url = urlparse(endpoint)
-            if url.netloc not in ("", "localhost"):
-                raise self._fail(ValidationError, f"a file:// URL must name a local folder, not host {url.netloc!r}")
-            path = url2pathname(url.path)
-        root = Path(os.path.realpath(path))
-        if root.exists() and not root.is_dir():
-            raise self._fail(ValidationError, f"the storage folder {root} is not a folder")
-        return root
 
     def _fail(self, cls: type[DriverError], message: str) -> DriverError:
         return cls(message, provider=self.provider)
@@ -197,18 +178,6 @@ class LocalStorageDriver(StorageDriver):
         return self.meta_root / container / (hashlib.sha256(name.encode()).hexdigest() + ".json")
 
     # ------------------------------------------------------- files and locks
-    @contextlib.contextmanager
-    def _os_errors(self, what: str) -> Iterator[None]:
-        """Turn a filesystem failure into the driver's errors."""
-        try:
-            yield
-        except DriverError:
-            raise
-        except FileNotFoundError as exc:
-            raise self._fail(NotFound, f"{what}: {exc.strerror} (was it deleted meanwhile?)") from exc
-        except OSError as exc:
-            raise self._fail(ProviderError, f"{what}: {exc.strerror or exc}") from exc
-
     @contextlib.contextmanager
     def _lock(self, container: str, *, exclusive: bool) -> Iterator[None]:
         """The container's lock: exclusive to commit or delete, shared to read a file with its sidecar."""
@@ -259,7 +228,7 @@ class LocalStorageDriver(StorageDriver):
         segments = self._segments(container, name)
         what = self._what(container, name)
         with (
-            self._os_errors(what),
+            os_errors(what),
             self._lock(container, exclusive=exclusive),
             self._container_fd(container) as cfd,
             self._folders(cfd, segments, what, create=create) as fds,
@@ -350,7 +319,7 @@ class LocalStorageDriver(StorageDriver):
 
     def create_container(self, name: str) -> Container:
         cname = self.validate_container_name(name)
-        with self._os_errors(f"container {cname!r}"):
+        with os_errors(f"container {cname!r}"):
             try:
                 os.mkdir(self.root / cname)
             except FileExistsError:
@@ -358,7 +327,7 @@ class LocalStorageDriver(StorageDriver):
             return self._container(cname, os.stat(self.root / cname))
 
     def _delete_container(self, name: str) -> None:
-        with self._os_errors(f"container {name!r}"), self._lock(name, exclusive=True):
+        with os_errors(f"container {name!r}"), self._lock(name, exclusive=True):
             with self._container_fd(name) as cfd:
                 if self._first_page(cfd, name, "", None, 1):
                     raise self._fail(
@@ -514,7 +483,7 @@ class LocalStorageDriver(StorageDriver):
             data = _Temp(fds[-1])
         try:
             md5, size = self._write_source(data.fd, src, part_size, what)
-            with self._os_errors(what):
+            with os_errors(what):
                 record = {"name": name, "content_type": content_type, "metadata": metadata, "md5": md5, "size": size}
                 return self._commit(container, name, data, record, what)
         except BaseException:
@@ -560,7 +529,7 @@ class LocalStorageDriver(StorageDriver):
         for part in src.parts(part_size):
             for block in _blocks(part.body):
                 digest.update(block)
-                with self._os_errors(what):
+                with os_errors(what):
                     _write_all(fd, block)
                 size += len(block)
         if src.whole_md5 is not None and src.whole_md5 != digest.digest():

@@ -1,0 +1,53 @@
+"""What every AWS driver shares: credentials to a signer, and XML error answers."""
+
+from __future__ import annotations
+
+import requests
+
+from ...errors import ValidationError
+from ...profiles import ConnectionOptions
+from ...transport import ErrorInfo
+from ...xmlutil import parse, text
+from .auth import SigV4Signer
+
+
+def signer_for(
+    options: ConnectionOptions, provider: str, region: str, service: str, *, what: str, anonymous: bool = False
+) -> SigV4Signer | None:
+    """The SigV4 signer for ``service`` in ``region`` from the connection options.
+
+    A key without a secret (or the reverse) is always an error; no credentials at
+    all is one too unless ``anonymous`` access makes sense for the service (S3).
+    """
+    if bool(options.key) != bool(options.secret) or not (options.key or anonymous):
+        hint = ", or neither for anonymous access" if anonymous else ""
+        raise ValidationError(
+            f"{what} needs an access key and its secret: pass key and secret, or set "
+            f"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY{hint}",
+            provider=provider,
+        )
+    if not (options.key and options.secret):
+        return None
+    return SigV4Signer(options.key, options.secret, region, service, token=options.token)
+
+
+def error_info(resp: requests.Response) -> ErrorInfo:
+    """Code, message and request id from any AWS XML error answer.
+
+    Understands S3's ``<Error><Code>``, the ``<ErrorResponse><Error><Code>`` of the
+    REST/XML and query APIs (Route 53, EC2, ELB), and Route 53's
+    ``<InvalidChangeBatch><Messages><Message>`` (every message is kept).
+    """
+    request_id = resp.headers.get("x-amz-request-id") or resp.headers.get("x-amzn-RequestId")
+    code = message = None
+    if resp.content and resp.content.lstrip().startswith(b"<"):
+        root = parse(resp.content, "aws")
+        error = root if root.find("Code") is not None else root.find("Error")
+        if error is None:
+            error = root.find("Errors/Error")  # EC2's <Response><Errors><Error>
+        code, message = text(error, "Code"), text(error, "Message")
+        messages = [m.text.strip() for m in root.findall("Messages/Message") if m.text]
+        if messages:
+            code, message = code or root.tag, "; ".join(messages)
+        request_id = text(root, "RequestId") or text(root, "RequestID") or request_id
+    return ErrorInfo(code, message or f"HTTP {resp.status_code} {resp.reason}", request_id)

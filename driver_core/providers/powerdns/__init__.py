@@ -1,0 +1,1 @@
+"""PowerDNS Authoritative: zones and record sets over its HTTP API (v1)."""
