@@ -57,6 +57,9 @@ ENVIRONMENT: dict[str, dict[str, tuple[str, ...]]] = {
         "endpoint:storage": ("DRIVER_CORE_LOCAL_STORAGE",),
         "endpoint:dns": ("DRIVER_CORE_LOCAL_DNS",),
     },
+    "libvirt": {
+        "endpoint": ("LIBVIRT_DEFAULT_URI",),
+    },
     "powerdns": {
         "secret": ("PDNS_API_KEY",),
         "endpoint": ("PDNS_API_URL",),

@@ -22,6 +22,9 @@ PROVIDERS: dict[tuple[str, str], str] = {
     ("dns", "aws"): "driver_core.providers.aws.dns:Route53DNSDriver",
     ("dns", "powerdns"): "driver_core.providers.powerdns.dns:PowerDNSDriver",
     ("dns", "local"): "driver_core.providers.local.dns:LocalDNSDriver",
+    ("compute", "aws"): "driver_core.providers.aws.compute:EC2ComputeDriver",
+    ("compute", "libvirt"): "driver_core.providers.libvirt.compute:LibvirtComputeDriver",
+    ("loadbalancer", "aws"): "driver_core.providers.aws.loadbalancer:ELBv2LoadBalancerDriver",
 }
 
 

@@ -15,10 +15,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -172,6 +173,18 @@ def start_azurite() -> Server:
     server = Server("azurite", f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}", proc, log, workdir)
     _wait_ready(server, f"http://127.0.0.1:{port}/")
     return server
+
+
+def serve(start: Callable[..., Server], **kw: Any) -> Iterator[Server]:
+    """For fixtures: start a backend, yield it, stop it. A missing backend fails the run, never skips."""
+    import pytest
+
+    try:
+        server = start(**kw)
+    except BackendMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with running(server):
+        yield server
 
 
 @contextmanager

@@ -17,34 +17,25 @@ from tests import backends
 def pytest_configure(config: pytest.Config) -> None:
     """Keep the tests hermetic: no credentials or profiles from the machine running them."""
     for var in list(os.environ):
-        if var.startswith(("AWS_", "AZURE_", "DRIVER_CORE_", "PDNS_")):
+        if var.startswith(("AWS_", "AZURE_", "DRIVER_CORE_", "PDNS_", "LIBVIRT_")):
             del os.environ[var]
     os.environ["DRIVER_CORE_PROFILES"] = os.devnull
 
 
-def _serve(start: Callable[[], backends.Server]) -> Iterator[backends.Server]:
-    try:
-        server = start()
-    except backends.BackendMissing as exc:  # a missing backend fails the run, it is never skipped
-        pytest.fail(str(exc), pytrace=False)
-    with backends.running(server):
-        yield server
-
-
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[backends.Server]:
-    yield from _serve(backends.start_moto)
+    yield from backends.serve(backends.start_moto)
 
 
 @pytest.fixture(scope="session")
 def moto_auth_server() -> Iterator[backends.Server]:
     """A moto server that verifies SigV4 signatures (server.env has a valid key and secret)."""
-    yield from _serve(lambda: backends.start_moto(verify_signatures=True))
+    yield from backends.serve(backends.start_moto, verify_signatures=True)
 
 
 @pytest.fixture(scope="session")
 def azurite_server() -> Iterator[backends.Server]:
-    yield from _serve(backends.start_azurite)
+    yield from backends.serve(backends.start_azurite)
 
 
 StorageFactory = Callable[..., Any]
@@ -122,7 +113,7 @@ def workdir(tmp_path: Path) -> Path:
 def powerdns_server() -> Iterator[backends.Server]:
     from tests.pdns_backend import start_powerdns
 
-    yield from _serve(start_powerdns)
+    yield from backends.serve(start_powerdns)
 
 
 def dns_options(

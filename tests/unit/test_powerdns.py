@@ -17,7 +17,8 @@ from driver_core import dnsvalues, errors
 from driver_core.models import Record, Zone
 from driver_core.profiles import ConnectionOptions
 from driver_core.providers.powerdns.dns import PowerDNSDriver
-from tests.backends import BackendMissing, Server
+from tests import backends
+from tests.backends import Server
 from tests.dns_samples import SAMPLES
 from tests.pdns_backend import dig, start_powerdns
 
@@ -28,14 +29,7 @@ def new_domain() -> str:
 
 @pytest.fixture(scope="module")
 def pdns() -> Iterator[Server]:
-    try:
-        server = start_powerdns()
-    except BackendMissing as exc:  # a missing backend fails the run, it is never skipped
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from backends.serve(start_powerdns)
 
 
 def make_driver(server: Server, **options: Any) -> PowerDNSDriver:

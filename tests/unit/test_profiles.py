@@ -118,6 +118,8 @@ def test_connect_gives_drivers_of_the_profile(profile_file: Path) -> None:
 def test_registry_errors_and_listing() -> None:
     assert providers("storage") == ["aws", "azure", "local"]
     assert providers("dns") == ["aws", "local", "powerdns"]
+    assert providers("compute") == ["aws", "libvirt"]
+    assert providers("loadbalancer") == ["aws"]
     with pytest.raises(errors.ValidationError, match="unknown kind"):
         driver_class("blockchain", "aws")
     with pytest.raises(errors.ValidationError, match=r"no storage driver for provider 'nimbus'.*aws, azure, local"):

@@ -18,7 +18,7 @@ from driver_core.providers.aws import common
 from driver_core.providers.aws import dns as r53
 from driver_core.providers.aws.dns import Route53DNSDriver
 from tests import backends
-from tests.backends import BackendMissing, Server
+from tests.backends import Server
 from tests.dns_samples import SAMPLES
 
 
@@ -26,23 +26,14 @@ def new_domain() -> str:
     return f"dc-{uuid.uuid4().hex[:10]}.test"
 
 
-def _serve(**kw: Any) -> Iterator[Server]:
-    try:
-        server = backends.start_moto(**kw)
-    except BackendMissing as exc:  # a missing backend fails the run, it is never skipped
-        pytest.fail(str(exc), pytrace=False)
-    with backends.running(server):
-        yield server
-
-
 @pytest.fixture(scope="module")
 def moto() -> Iterator[Server]:
-    yield from _serve()
+    yield from backends.serve(backends.start_moto)
 
 
 @pytest.fixture(scope="module")
 def moto_auth() -> Iterator[Server]:
-    yield from _serve(verify_signatures=True)
+    yield from backends.serve(backends.start_moto, verify_signatures=True)
 
 
 def make_driver(server: Server, **options: Any) -> Route53DNSDriver:
