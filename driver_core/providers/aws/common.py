@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import requests
 
 from ...errors import ValidationError
@@ -51,3 +53,14 @@ def error_info(resp: requests.Response) -> ErrorInfo:
             code, message = code or root.tag, "; ".join(messages)
         request_id = text(root, "RequestId") or text(root, "RequestID") or request_id
     return ErrorInfo(code, message or f"HTTP {resp.status_code} {resp.reason}", request_id)
+
+
+def endpoint_url(endpoint: str, provider: str) -> str:
+    """An endpoint as an http(s) URL without a trailing slash (``host`` alone means https)."""
+    url = endpoint.rstrip("/")
+    if "://" not in url:
+        url = f"https://{url}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"endpoint {endpoint!r} is not an http(s) URL", provider=provider)
+    return url

@@ -20,7 +20,6 @@ import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from ...compute import ComputeDriver, NodeRef, NodeSpec, VolumeRef, id_of
 from ...errors import (
@@ -102,12 +101,7 @@ class EC2ComputeDriver(ComputeDriver):
     def __init__(self, options: ConnectionOptions) -> None:
         super().__init__(options)
         self.region = options.region or DEFAULT_REGION
-        endpoint = (options.endpoint or f"https://ec2.{self.region}.amazonaws.com").rstrip("/")
-        if "://" not in endpoint:
-            endpoint = f"https://{endpoint}"
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValidationError(f"endpoint {endpoint!r} is not an http(s) URL", provider=self.provider)
+        endpoint = common.endpoint_url(options.endpoint or f"https://ec2.{self.region}.amazonaws.com", self.provider)
         self.url = f"{endpoint}/"
         owners = options.options.get("image_owners") or []
         self.image_owners: list[str] = [owners] if isinstance(owners, str) else [str(o) for o in owners]

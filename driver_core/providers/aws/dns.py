@@ -17,7 +17,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from ... import dnsvalues
 from ...dns import DNSDriver
@@ -169,12 +168,7 @@ class Route53DNSDriver(DNSDriver):
 
     def __init__(self, options: ConnectionOptions) -> None:
         super().__init__(options)
-        endpoint = (options.endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        if "://" not in endpoint:
-            endpoint = f"https://{endpoint}"
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValidationError(f"endpoint {endpoint!r} is not an http(s) URL", provider=self.provider)
+        endpoint = common.endpoint_url(options.endpoint or DEFAULT_ENDPOINT, self.provider)
         self.base_url = f"{endpoint}/{API_VERSION}"
         signer = common.signer_for(options, self.provider, SIGNING_REGION, "route53", what="Route 53")
         self.transport = self._make_transport(signer=signer, error_parser=common.error_info, code_map=CODE_MAP)

@@ -26,7 +26,6 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from ...errors import (
     AuthError,
@@ -117,13 +116,7 @@ class ELBv2LoadBalancerDriver(LoadBalancerDriver):
         self.sleep: Callable[[float], None] = time.sleep
 
     def _endpoint(self, endpoint: str) -> str:
-        endpoint = endpoint.rstrip("/")
-        if "://" not in endpoint:
-            endpoint = f"https://{endpoint}"
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValidationError(f"endpoint {endpoint!r} is not an http(s) URL", provider=self.provider)
-        return endpoint + "/"
+        return common.endpoint_url(endpoint, self.provider) + "/"
 
     def close(self) -> None:
         self.transport.close()

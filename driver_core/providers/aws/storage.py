@@ -134,12 +134,9 @@ class S3StorageDriver(StorageDriver):
         super().__init__(options)
         self.region = options.region or DEFAULT_REGION
         extra = options.options
-        endpoint = options.endpoint or f"https://s3.{self.region}.amazonaws.com"
-        if "://" not in endpoint:
-            endpoint = f"https://{endpoint}"
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValidationError(f"endpoint {endpoint!r} is not an http(s) URL", provider=self.provider)
+        parts = urlsplit(
+            common.endpoint_url(options.endpoint or f"https://s3.{self.region}.amazonaws.com", self.provider)
+        )
         self.scheme = parts.scheme
         self.netloc = parts.netloc
         self.base_path = parts.path.rstrip("/")
