@@ -233,11 +233,17 @@ def report(runs: Runs, actions: dict[str, Any], checks: list[dict[str, Any]]) ->
                 check = _check(checks, f"{w} serial/concurrent", ratio, SPEEDUP_TARGET, at_least=True)
                 line += f"{ratio:>27.2f} {check}"
             print(line)
+    create = next(per for w, per in runs.items() if w.startswith("create"))
     print("\ndriver-core requests per create run (last run; seconds = summed response times)")
     for mode, per_run in actions.items():
-        print(
-            f"  {mode:16}" + "".join(f"  {a} x{v['count']:.0f} {v['seconds']:6.3f} s" for a, v in per_run[-1].items())
-        )
+        calls = per_run[-1]
+        line = "".join(f"  {a} x{v['count']:.0f} {v['seconds']:6.3f} s" for a, v in calls.items())
+        after_checks = create[mode][-1]["wall"] - calls.get("DescribeImages", {}).get("seconds", 0.0)
+        in_flight = calls.get("RunInstances", {}).get("seconds", 0.0) / after_checks
+        print(f"  {mode:16}{line}  (~{in_flight:.1f} RunInstances in flight)")
+    serial, concurrent = (statistics.median(r[m] for r in rs) for rs, m in zip(create.values(), ("wall", "moto_cpu")))
+    print(f"  moto serves from one process under one GIL, so its CPU time bounds any concurrency: {serial:.3f} s")
+    print(f"  serial / {concurrent:.3f} s moto CPU (concurrent) = {serial / concurrent:.2f}x at best on this server")
     print(f"\nTargets: {sum(ch['pass'] for ch in checks)}/{len(checks)} PASS")
     for ch in checks:
         if not ch["pass"]:

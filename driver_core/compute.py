@@ -125,24 +125,38 @@ class ComputeDriver(Driver):
         self._check_spec(spec)
         return self._create_node(spec)
 
-    def _check_spec(self, spec: NodeSpec) -> None:
-        """Refuse what cannot be created, with the choices that exist."""
+    def _check_spec(self, spec: NodeSpec, known: dict[tuple[str, str], str] | None = None) -> None:
+        """Refuse what cannot be created, with the choices that exist.
+
+        ``known`` remembers what was already resolved, so a bulk create looks each
+        distinct size, image, location and key pair up once, not once per node.
+        """
         if not isinstance(spec.name, str) or not spec.name.strip():
             raise ValidationError("a node needs a non-empty name", provider=self.provider)
-        spec.size = self.resolve_size(spec.size).id
-        spec.image = self.resolve_image(spec.image).id
+        seen = {} if known is None else known
+
+        def once(kind: str, ref: str, resolve: Callable[[str], str]) -> str:
+            if (kind, ref) not in seen:
+                seen[(kind, ref)] = resolve(ref)
+            return seen[(kind, ref)]
+
+        spec.size = once("size", spec.size, lambda r: self.resolve_size(r).id)
+        spec.image = once("image", spec.image, lambda r: self.resolve_image(r).id)
         if spec.location is not None:
-            spec.location = self.resolve_location(spec.location).id
+            spec.location = once("location", spec.location, lambda r: self.resolve_location(r).id)
         if spec.key_name is not None:
-            try:
-                self.get_key_pair(spec.key_name)
-            except NotFound:
-                raise ValidationError(
-                    f"key pair {spec.key_name!r} does not exist; import it first", provider=self.provider
-                ) from None
+            once("key", spec.key_name, self._key_exists)
         bad = [k for k, v in spec.tags.items() if not isinstance(k, str) or not isinstance(v, str)]
         if bad:
             raise ValidationError(f"tag keys and values must be text: {bad!r}", provider=self.provider)
+
+    def _key_exists(self, name: str) -> str:
+        try:
+            return self.get_key_pair(name).name
+        except NotFound:
+            raise ValidationError(
+                f"key pair {name!r} does not exist; import it first", provider=self.provider
+            ) from None
 
     def _resolve(self, kind: str, ref: str, candidates: Iterable[T]) -> T:
         items = list(candidates)
@@ -219,8 +233,9 @@ class ComputeDriver(Driver):
         checked = [NodeSpec.of(s) for s in specs]
         if concurrency < 1:
             raise ValidationError("concurrency must be at least 1", provider=self.provider)
+        known: dict[tuple[str, str], str] = {}
         for spec in checked:
-            self._check_spec(spec)
+            self._check_spec(spec, known)
         created: list[Node] = []
         failures: list[BaseException] = []
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="driver-core-create") as pool:

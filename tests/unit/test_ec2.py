@@ -402,3 +402,17 @@ def test_error_codes_map_onto_the_tree(ec2: EC2ComputeDriver, code: str, cls: ty
     ec2.transport.session.mount("http://", Scripted([ec2_error(400, code)]))
     with pytest.raises(cls):
         ec2.list_locations()
+
+
+def test_bulk_create_resolves_each_image_once(ec2: EC2ComputeDriver, image: str) -> None:
+    actions: list[str] = []
+
+    def record(resp: Any, *args: Any, **kwargs: Any) -> None:
+        body = resp.request.body or b""
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        actions.append(next((p[7:] for p in text.split("&") if p.startswith("Action=")), "?"))
+
+    ec2.transport.session.hooks["response"].append(record)
+    ec2.create_nodes([NodeSpec(name=f"bulk-{i}", size=SMALL, image=image) for i in range(6)], concurrency=3)
+    assert actions.count("DescribeImages") == 1
+    assert actions.count("RunInstances") == 6

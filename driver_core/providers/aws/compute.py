@@ -209,8 +209,8 @@ class EC2ComputeDriver(ComputeDriver):
             p.flatten(key, value, out)
         return out
 
-    def _check_spec(self, spec: NodeSpec) -> None:
-        super()._check_spec(spec)
+    def _check_spec(self, spec: NodeSpec, known: dict[tuple[str, str], str] | None = None) -> None:
+        super()._check_spec(spec, known)
         self._extra_params(spec.extra)  # refuse bad extras before anything is created
 
     def _node_action(self, node: Node, action: str) -> None:
