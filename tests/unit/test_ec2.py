@@ -18,20 +18,9 @@ from driver_core.models import NodeState
 from driver_core.profiles import ConnectionOptions
 from driver_core.providers.aws import ec2_parse
 from driver_core.providers.aws.compute import EC2ComputeDriver
-from tests import backends
 from tests.backends import Server
 
 SMALL = "t3.micro"
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Server]:
-    yield from backends.serve(backends.start_moto)
-
-
-@pytest.fixture(scope="module")
-def moto_auth() -> Iterator[Server]:
-    yield from backends.serve(backends.start_moto, verify_signatures=True)
 
 
 def make_driver(server: Server, **options: Any) -> EC2ComputeDriver:

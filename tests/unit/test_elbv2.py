@@ -14,16 +14,10 @@ from driver_core.loadbalancer import LoadBalancerDriver
 from driver_core.models import Balancer, Member, Node, NodeState
 from driver_core.profiles import ConnectionOptions
 from driver_core.providers.aws.loadbalancer import ELBv2LoadBalancerDriver
-from tests import backends
 from tests.backends import Server
 
 REGION = "us-east-1"
 CREDS = {"aws_access_key_id": "testing-key", "aws_secret_access_key": "testing-secret", "region_name": REGION}
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Server]:
-    yield from backends.serve(backends.start_moto)
 
 
 def make_driver(server: Server, **options: Any) -> ELBv2LoadBalancerDriver:

@@ -17,23 +17,12 @@ from driver_core.profiles import ConnectionOptions
 from driver_core.providers.aws import common
 from driver_core.providers.aws import dns as r53
 from driver_core.providers.aws.dns import Route53DNSDriver
-from tests import backends
 from tests.backends import Server
 from tests.dns_samples import SAMPLES
 
 
 def new_domain() -> str:
     return f"dc-{uuid.uuid4().hex[:10]}.test"
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Server]:
-    yield from backends.serve(backends.start_moto)
-
-
-@pytest.fixture(scope="module")
-def moto_auth() -> Iterator[Server]:
-    yield from backends.serve(backends.start_moto, verify_signatures=True)
 
 
 def make_driver(server: Server, **options: Any) -> Route53DNSDriver:
