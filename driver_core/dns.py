@@ -122,14 +122,18 @@ class DNSDriver(Driver):
     def update_record(
         self, zone: ZoneRef, name: str, type: str, values: Sequence[str] | str, *, ttl: int | None = None
     ) -> Record:
-        """Replace the values (and TTL) of an existing record set; :class:`NotFound` when missing."""
+        """Replace the values of an existing record set, and its TTL when ``ttl`` is given
+        (otherwise the TTL stays as it is); :class:`NotFound` when missing."""
         z = self._zone(zone)
         record = self.record(z, name, type, values, ttl)
-        if self._find(z, record.name, record.type) is None:
+        current = self._find(z, record.name, record.type)
+        if current is None:
             raise NotFound(
                 f"no {record.type} record {record.name!r} in zone {z.domain!r}; create it first",
                 provider=self.provider,
             )
+        if ttl is None and current.ttl is not None:
+            record.ttl = current.ttl
         self._change(z, upserts=[record], deletes=[])
         return record
 

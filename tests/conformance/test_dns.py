@@ -78,6 +78,8 @@ def test_record_set_lifecycle(dns: Any, zone: Any, rtype: str) -> None:
     with pytest.raises(errors.Conflict):
         dns.create_record(zone, name, rtype, values)
     fewer = values[:1]
+    dns.update_record(zone, name, rtype, fewer)  # no TTL given: the TTL stays
+    assert (dns.get_record(zone, name, rtype).ttl, dns.get_record(zone, name, rtype).values) == (120, fewer)
     dns.update_record(zone, name, rtype, fewer, ttl=600)
     got = dns.get_record(zone, name, rtype)
     assert (got.ttl, got.values) == (600, fewer)
