@@ -119,8 +119,8 @@ class LoadBalancerDriver(Driver):
         listing what it created and could not remove.
         """
         spec = self.balancer_spec(name, port, protocol, algorithm=algorithm, members=members, extra=extra)
-        self._check_spec(spec)
-        self._check_nodes(sorted({m.node for m in spec.members if m.node}))
+        self.check_spec(spec)
+        self.check_nodes(sorted({m.node for m in spec.members if m.node}))
         if self._exists(spec.name):
             raise Conflict(f"load balancer {spec.name!r} already exists", provider=self.provider)
         return self._create_balancer(spec)
@@ -242,12 +242,12 @@ class LoadBalancerDriver(Driver):
         exist is :class:`NotFound`, and nothing is changed."""
         target = self._balancer(balancer)
         wanted = self.member(member, default_port=target.port or None)
-        self._check_member(target, wanted)
+        self.check_member(target, wanted)
         for existing in self._members(target):
             if member_key(existing) == member_key(wanted):
                 return existing
         if wanted.node:
-            self._check_nodes([wanted.node])
+            self.check_nodes([wanted.node])
         return self._attach(target, wanted)
 
     def detach_member(self, balancer: BalancerRef, member: MemberSpec) -> None:
@@ -261,13 +261,13 @@ class LoadBalancerDriver(Driver):
         raise NotFound(f"load balancer {target.name!r} has no member {describe_member(wanted)}", provider=self.provider)
 
     # ----------------------------------------------- primitives for providers
-    def _check_spec(self, spec: BalancerSpec) -> None:
+    def check_spec(self, spec: BalancerSpec) -> None:
         """Refuse, before anything is created, what this provider cannot make (name rules, combinations)."""
 
-    def _check_member(self, balancer: Balancer, member: Member) -> None:
+    def check_member(self, balancer: Balancer, member: Member) -> None:
         """Refuse, before anything changes, a member this balancer cannot take."""
 
-    def _check_nodes(self, nodes: list[str]) -> None:
+    def check_nodes(self, nodes: list[str]) -> None:
         """Raise :class:`NotFound` naming the nodes that do not exist. Providers that take
         node members override this; the default trusts the provider to refuse them."""
 

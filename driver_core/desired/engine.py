@@ -73,6 +73,8 @@ class Resource(ABC):
         self.driver = driver
         self.state = state
         self.params = params
+        #: Remarks made while planning ("size change needs replacement"), copied into the result.
+        self.notes: list[str] = []
 
     @property
     @abstractmethod
@@ -127,7 +129,18 @@ def ensure(resource: Resource, *, check: bool = False) -> Result:
     def result(
         action: Action, after: dict[str, Any] | None, diff: dict[str, dict[str, Any]], dumped: dict[str, Any] | None
     ) -> Result:
-        return Result(action != "none", action, resource.kind, resource.name, before, after, diff, dumped, check)
+        return Result(
+            action != "none",
+            action,
+            resource.kind,
+            resource.name,
+            before,
+            after,
+            diff,
+            dumped,
+            check,
+            list(resource.notes),
+        )
 
     if resource.state == "absent":
         if model is None:

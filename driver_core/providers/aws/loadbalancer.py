@@ -217,7 +217,7 @@ class ELBv2LoadBalancerDriver(LoadBalancerDriver):
         return None
 
     # ---------------------------------------------------------------- create
-    def _check_spec(self, spec: BalancerSpec) -> None:
+    def check_spec(self, spec: BalancerSpec) -> None:
         """ELBv2's own rules, and the subnets and target type, settled before anything is created."""
         unknown = sorted(set(spec.extra) - EXTRA_KEYS)
         if unknown:
@@ -280,7 +280,7 @@ class ELBv2LoadBalancerDriver(LoadBalancerDriver):
             )
         return [by_zone[z] for z in sorted(by_zone)]
 
-    def _check_nodes(self, nodes: list[str]) -> None:
+    def check_nodes(self, nodes: list[str]) -> None:
         """:class:`NotFound` unless every node is an EC2 instance that is not terminated."""
         if not nodes:
             return
@@ -476,7 +476,7 @@ class ELBv2LoadBalancerDriver(LoadBalancerDriver):
         arn, kind = self._target_group(balancer)
         return self._targets(arn, kind)
 
-    def _check_member(self, balancer: Balancer, member: Member) -> None:
+    def check_member(self, balancer: Balancer, member: Member) -> None:
         _, kind = self._target_group(balancer)
         if (kind == "instance") != bool(member.node):
             want = "{node, port}" if kind == "instance" else "{ip, port}"
