@@ -152,7 +152,10 @@ def test_node_image_and_size_changes_need_replacement(env: Env) -> None:
     assert [x.id for x in named(env, n)] == [original]
     bigger = "t3.large" if env.provider == "aws" else "large"
     sized = ensure(NodeResource(env.driver, name=n, size=bigger), check=True)
-    assert sized.action == "replace" and sized.notes == ["size change needs replacement"]
+    if env.provider == "aws":  # EC2 resizes in place: stop, change the type, start
+        assert (sized.action, sized.notes) == ("update", [])
+    else:
+        assert sized.action == "replace" and sized.notes == ["size change needs replacement"]
     done = ensure(NodeResource(env.driver, name=n, image=env.other_image, allow_replace=True))
     assert (
         done.action == "replace"
@@ -163,15 +166,12 @@ def test_node_image_and_size_changes_need_replacement(env: Env) -> None:
     assert done.after["size"] == env.driver.resolve_size(env.size).id and done.after["tags"] == {"keep": "me"}
 
 
-def test_node_size_change_with_a_resize_ability(aws: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_node_size_change_is_stop_resize_start_on_ec2(aws: Env) -> None:
     env, n = aws, name()
     ensure(NodeResource(env.driver, name=n, size=env.size, image=env.image, state="running", wait=True))
     original = named(env, n)[0].id
-
-    def resize(node: Any, size: str) -> None:
-        env.driver._call("ModifyInstanceAttribute", [("InstanceId", node.id), ("InstanceType.Value", size)])
-
-    monkeypatch.setattr(env.driver, "ex_resize_node", resize, raising=False)
+    with pytest.raises(errors.Conflict, match="stop it"):
+        env.driver.ex_resize_node(original, "t3.large")  # EC2 resizes stopped instances only
     plan = ensure(NodeResource(env.driver, name=n, size="t3.large"), check=True)
     assert (plan.action, plan.notes) == ("update", [])
     done = ensure(NodeResource(env.driver, name=n, size="t3.large", state="running", wait=True))

@@ -213,6 +213,18 @@ class EC2ComputeDriver(ComputeDriver):
         super()._check_spec(spec, known)
         self._extra_params(spec.extra)  # refuse bad extras before anything is created
 
+    def ex_resize_node(self, node: NodeRef, size: Size | str) -> Node:
+        """Change a stopped instance's type (EC2 changes types only while stopped)."""
+        target = self.get_node(node)
+        new_size = self.resolve_size(size).id
+        if target.state is not NodeState.STOPPED:
+            raise Conflict(
+                f"node {target.name or target.id!r} is {target.state.value}: stop it before changing its size",
+                provider=self.provider,
+            )
+        self._call("ModifyInstanceAttribute", [("InstanceId", target.id), ("InstanceType.Value", new_size)])
+        return self.get_node(target.id)
+
     def _node_action(self, node: Node, action: str) -> None:
         if node.state is NodeState.TERMINATED:
             raise NotFound(f"node {node.name or node.id!r} is terminated", provider=self.provider)
