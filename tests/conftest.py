@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,12 @@ def container(storage: Any) -> str:
     return name
 
 
+def new_ami(compute: Any) -> str:
+    """An AMI of our own in moto (it starts without its default AMIs)."""
+    image: str = compute.ex_register_image(f"dc-{uuid.uuid4().hex[:8]}").id
+    return image
+
+
 def pattern(size: int, seed: int = 1) -> bytes:
     """Deterministic, non-repeating-looking test data of ``size`` bytes."""
     block = bytes((i * 131 + seed * 17) % 251 for i in range(4096))
@@ -158,3 +165,32 @@ def dns_factory(
 @pytest.fixture
 def dns(dns_factory: Callable[..., Any]) -> Any:
     return dns_factory()
+
+
+@dataclass
+class BalancerEnv:
+    """A load-balancer driver, the same provider's compute driver, and what nodes need."""
+
+    lb: Any
+    compute: Any
+    size: str
+    image: str
+
+
+@pytest.fixture(params=["aws"])
+def lb_env(request: pytest.FixtureRequest) -> Iterator[BalancerEnv]:
+    """Load-balancer drivers of every provider (aws: ELBv2 and EC2 on moto); test balancers and
+    nodes (named dc-...) are removed afterwards."""
+    url = request.getfixturevalue("moto_server").url
+    conn = {"key": "k", "secret": "s", "endpoint": url}
+    lb = driver_core.get_driver("loadbalancer", "aws", **conn, options={"page_size": 2})
+    compute = driver_core.get_driver("compute", "aws", **conn)
+    yield BalancerEnv(lb, compute, "t3.micro", new_ami(compute))
+    for balancer in lb.list_balancers():
+        if balancer.name.startswith("dc-"):
+            lb.destroy_balancer(balancer)
+    for node in compute.list_nodes():
+        if node.name.startswith("dc-"):
+            compute.destroy_node(node)
+    lb.close()
+    compute.close()

@@ -17,6 +17,7 @@ import driver_core
 from driver_core import errors
 from driver_core.compute import NodeSpec
 from driver_core.models import NodeState
+from tests.conftest import new_ami
 
 
 @dataclass
@@ -44,8 +45,7 @@ def env(request: pytest.FixtureRequest) -> Iterator[Env]:
             )
 
         first = make()
-        image = first._call("RegisterImage", [("Name", f"dc-{uuid.uuid4().hex[:8]}"), ("RootDeviceName", "/dev/sda1")])
-        yield Env(make, "t3.micro", image.findtext("imageId"))
+        yield Env(make, "t3.micro", new_ami(first))
     else:
 
         def make(**options: Any) -> Any:

@@ -18,6 +18,7 @@ import driver_core
 from driver_core import errors
 from driver_core.desired import ensure
 from driver_core.desired.compute import KeyPairResource, NodeResource, VolumeResource
+from tests.conftest import new_ami
 
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBnJ0YyOqVhXxgWzX8Y0sQkD2QG0f0m6Hn3oTj6mQm1d dc@test"
 OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMc2rPYt7yq2mKhRZQk6wqJtKc2q1cQ2l1c1c2fW2Xq5 dc@other"
@@ -36,11 +37,7 @@ def _make(request: pytest.FixtureRequest, provider: str) -> Iterator[Env]:
     if provider == "aws":
         url = request.getfixturevalue("moto_server").url
         driver = driver_core.get_driver("compute", "aws", key="k", secret="s", endpoint=url)
-        images = [
-            driver._call("RegisterImage", [("Name", f"dc-{uuid.uuid4().hex[:8]}"), ("RootDeviceName", "/dev/sda1")])
-            for _ in range(2)
-        ]
-        env = Env(provider, driver, "t3.micro", images[0].findtext("imageId"), images[1].findtext("imageId"))
+        env = Env(provider, driver, "t3.micro", new_ami(driver), new_ami(driver))
     else:
         driver = driver_core.get_driver("compute", "libvirt", endpoint="test:///default")
         driver.create_volume(1, "desired-base.img")

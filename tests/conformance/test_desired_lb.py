@@ -7,16 +7,15 @@ removes and is then a no-op."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-import driver_core
 from driver_core import errors
 from driver_core.desired import ensure
 from driver_core.desired.loadbalancer import BalancerResource
+from tests.conftest import BalancerEnv
 
 
 @dataclass
@@ -25,23 +24,10 @@ class Env:
     nodes: list[str]
 
 
-@pytest.fixture(params=["aws"])
-def env(request: pytest.FixtureRequest) -> Iterator[Env]:
-    url = request.getfixturevalue("moto_server").url
-    conn = {"key": "k", "secret": "s", "endpoint": url}
-    lb = driver_core.get_driver("loadbalancer", "aws", **conn, options={"page_size": 2})
-    compute = driver_core.get_driver("compute", "aws", **conn)
-    image = compute._call("RegisterImage", [("Name", name()), ("RootDeviceName", "/dev/sda1")]).findtext("imageId")
-    nodes = compute.create_nodes([{"name": name(), "size": "t3.micro", "image": image} for _ in range(3)])
-    yield Env(lb, [n.id for n in nodes])
-    for balancer in lb.list_balancers():
-        if balancer.name.startswith("dc-"):
-            lb.destroy_balancer(balancer)
-    for node in compute.list_nodes():
-        if node.name.startswith("dc-"):
-            compute.destroy_node(node)
-    lb.close()
-    compute.close()
+@pytest.fixture
+def env(lb_env: BalancerEnv) -> Env:
+    specs = [{"name": name(), "size": lb_env.size, "image": lb_env.image} for _ in range(3)]
+    return Env(lb_env.lb, [n.id for n in lb_env.compute.create_nodes(specs)])
 
 
 def name() -> str:

@@ -4,41 +4,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-import driver_core
 from driver_core import errors
 from driver_core.models import Member
+from tests.conftest import BalancerEnv
 
 
-@dataclass
-class Env:
-    lb: Any
-    compute: Any
-    size: str
-    image: str
-
-
-@pytest.fixture(params=["aws"])
-def env(request: pytest.FixtureRequest) -> Iterator[Env]:
-    url = request.getfixturevalue("moto_server").url
-    conn = {"key": "k", "secret": "s", "endpoint": url}
-    lb = driver_core.get_driver("loadbalancer", "aws", **conn, options={"page_size": 2})
-    compute = driver_core.get_driver("compute", "aws", **conn)
-    image = compute._call("RegisterImage", [("Name", f"dc-{uuid.uuid4().hex[:8]}"), ("RootDeviceName", "/dev/sda1")])
-    yield Env(lb, compute, "t3.micro", image.findtext("imageId"))
-    for balancer in lb.list_balancers():
-        if balancer.name.startswith("dc-"):
-            lb.destroy_balancer(balancer)
-    for node in compute.list_nodes():
-        if node.name.startswith("dc-"):
-            compute.destroy_node(node)
-    lb.close()
-    compute.close()
+@pytest.fixture
+def env(lb_env: BalancerEnv) -> BalancerEnv:
+    return lb_env
 
 
 def name() -> str:
@@ -49,7 +25,7 @@ def keys(members: list[Member]) -> set[tuple[str | None, int]]:
     return {(m.node or m.ip, m.port) for m in members}
 
 
-def test_balancer_lifecycle_with_node_members(env: Env) -> None:
+def test_balancer_lifecycle_with_node_members(env: BalancerEnv) -> None:
     nodes = env.compute.create_nodes([{"name": name(), "size": env.size, "image": env.image} for _ in range(3)])
     made = env.lb.create_balancer(
         name(), 80, "http", algorithm="round_robin", members=[{"node": nodes[0], "port": 8080}]
@@ -67,7 +43,7 @@ def test_balancer_lifecycle_with_node_members(env: Env) -> None:
         env.lb.get_balancer(made.name)
 
 
-def test_listing_past_one_page(env: Env) -> None:
+def test_listing_past_one_page(env: BalancerEnv) -> None:
     names = {name() for _ in range(5)}
     for n in names:
         env.lb.create_balancer(n, 80, "http")
@@ -75,7 +51,7 @@ def test_listing_past_one_page(env: Env) -> None:
     assert names <= set(listed) and len(listed) == len(set(listed))
 
 
-def test_missing_node_member_changes_nothing(env: Env) -> None:
+def test_missing_node_member_changes_nothing(env: BalancerEnv) -> None:
     made = env.lb.create_balancer(name(), 80, "http")
     with pytest.raises(errors.NotFound):
         env.lb.attach_member(made, {"node": "i-0123456789abcdef0", "port": 80})
@@ -89,14 +65,14 @@ def test_missing_node_member_changes_nothing(env: Env) -> None:
 @pytest.mark.parametrize(
     "port,protocol,algorithm", [(0, "http", None), (70000, "http", None), (80, "gopher", None), (80, "http", "random")]
 )
-def test_invalid_input_creates_nothing(env: Env, port: int, protocol: str, algorithm: str | None) -> None:
+def test_invalid_input_creates_nothing(env: BalancerEnv, port: int, protocol: str, algorithm: str | None) -> None:
     before = {b.name for b in env.lb.list_balancers()}
     with pytest.raises(errors.ValidationError):
         env.lb.create_balancer(name(), port, protocol, algorithm=algorithm)
     assert {b.name for b in env.lb.list_balancers()} == before
 
 
-def test_duplicate_name_is_a_conflict(env: Env) -> None:
+def test_duplicate_name_is_a_conflict(env: BalancerEnv) -> None:
     made = env.lb.create_balancer(name(), 80, "http")
     with pytest.raises(errors.Conflict):
         env.lb.create_balancer(made.name, 81, "http")

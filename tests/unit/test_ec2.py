@@ -61,10 +61,9 @@ def ec2(moto: Server) -> Iterator[EC2ComputeDriver]:
 @pytest.fixture
 def image(ec2: EC2ComputeDriver) -> str:
     """An AMI of our own (moto starts without its default AMIs, and RegisterImage works)."""
-    root = ec2._call("RegisterImage", [("Name", "dc-test-image"), ("RootDeviceName", "/dev/sda1")])
-    image_id = root.findtext("imageId")
-    assert image_id and image_id.startswith("ami-")
-    return image_id
+    image = ec2.ex_register_image("dc-test-image")
+    assert image.id.startswith("ami-") and image.name == "dc-test-image"
+    return image.id
 
 
 def instance_ids(ec2: EC2ComputeDriver, *, include_terminated: bool = False) -> set[str]:

@@ -213,6 +213,19 @@ class EC2ComputeDriver(ComputeDriver):
         super()._check_spec(spec, known)
         self._extra_params(spec.extra)  # refuse bad extras before anything is created
 
+    def ex_register_image(self, name: str, *, root_device: str = "/dev/sda1", snapshot: str | None = None) -> Image:
+        """Register an AMI (from an EBS ``snapshot`` of the root device, when given)."""
+        params = [("Name", name), ("RootDeviceName", root_device)]
+        if snapshot:
+            params += [
+                ("BlockDeviceMapping.1.DeviceName", root_device),
+                ("BlockDeviceMapping.1.Ebs.SnapshotId", snapshot),
+            ]
+        image_id = self._call("RegisterImage", params).findtext("imageId")
+        if not image_id:
+            raise ProviderError("EC2 did not return the id of the registered image", provider=self.provider)
+        return Image(id=image_id, name=name)
+
     def ex_resize_node(self, node: NodeRef, size: Size | str) -> Node:
         """Change a stopped instance's type (EC2 changes types only while stopped)."""
         target = self.get_node(node)
