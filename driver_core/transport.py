@@ -470,3 +470,15 @@ def paginate(
         if token in seen:
             raise ProviderError(f"the provider returned the page token {token!r} twice; stopping")
         seen.add(token)
+
+
+def paginate_sequence(items: Sequence[T], page_size: int) -> Iterator[T]:
+    """Pages of a list a provider hands over whole (PowerDNS, libvirt, a zone file), through
+    :func:`paginate`, so ``page_size`` means the same there as for providers that page."""
+
+    def fetch(offset: int | None) -> tuple[Sequence[T], int | None]:
+        start = offset or 0
+        end = start + page_size
+        return items[start:end], (end if end < len(items) else None)
+
+    return paginate(fetch)

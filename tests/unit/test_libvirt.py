@@ -25,7 +25,6 @@ from driver_core.errors import (
 )
 from driver_core.models import Node, NodeState
 from driver_core.profiles import ConnectionOptions
-from driver_core.providers.libvirt import compute as libvirt_compute
 from driver_core.providers.libvirt.compute import LibvirtComputeDriver
 
 URI = "test:///default"
@@ -183,7 +182,9 @@ def test_create_get_and_list_past_one_page(
     assert "#cloud-config" in raw_domain(driver, "vm03").XMLDesc(0)  # user data kept in the metadata
 
     pages: list[int] = []
-    real = vars(libvirt_compute)["paginate"]
+    from driver_core import transport
+
+    real = transport.paginate  # every list pages through it, via paginate_sequence here
 
     def counting(fetch: Any, **kw: Any) -> Any:
         def counted(token: Any) -> Any:
@@ -193,7 +194,7 @@ def test_create_get_and_list_past_one_page(
 
         return real(counted, **kw)
 
-    monkeypatch.setattr(libvirt_compute, "paginate", counting)
+    monkeypatch.setattr(transport, "paginate", counting)
     listed = driver.list_nodes()
     assert pages == [5, 5, 3]
     assert sorted(n.name for n in listed) == ["test"] + [f"vm{i:02}" for i in range(12)]

@@ -205,3 +205,11 @@ def test_throttling_answered_with_400_is_retried_by_its_code(server: Scripted) -
     )
     assert transport.request("GET", server.url).status_code == 200
     assert len(server.seen) == 2 and len(sleeps) == 1
+
+
+def test_paginate_sequence_pages_a_whole_list() -> None:
+    from driver_core.transport import paginate_sequence
+
+    assert list(paginate_sequence(list(range(13)), 5)) == list(range(13))
+    assert list(paginate_sequence([], 5)) == []
+    assert list(paginate_sequence([1, 2], 2)) == [1, 2]

@@ -43,7 +43,7 @@ from ...compute import ComputeDriver, NodeRef, NodeSpec, VolumeRef, id_of
 from ...errors import Conflict, DriverError, NotFound, NotSupported, ProviderError, ValidationError
 from ...models import Image, KeyPair, Location, Node, NodeState, Size, Snapshot, Volume
 from ...profiles import ConnectionOptions
-from ...transport import paginate
+from ...transport import paginate_sequence
 from . import Connection
 from .domxml import (
     ADDRESS_SOURCES,
@@ -122,11 +122,7 @@ class LibvirtComputeDriver(ComputeDriver):
     def _paged(self, items: Sequence[A], convert: Callable[[A], Iterable[B]]) -> Iterator[B]:
         """Convert ``items`` a page at a time, through the one pagination helper."""
 
-        def fetch(offset: int | None) -> tuple[list[B], int | None]:
-            start, end = offset or 0, (offset or 0) + self.page_size
-            return [out for item in items[start:end] for out in convert(item)], (end if end < len(items) else None)
-
-        return paginate(fetch)
+        return (out for item in paginate_sequence(items, self.page_size) for out in convert(item))
 
     # ----------------------------------------------------------------- nodes
     def _xml(self, dom: Any) -> ET.Element:

@@ -28,7 +28,7 @@ from ...dns import DNSDriver
 from ...errors import Conflict, DriverError, NotFound, ProviderError, ValidationError
 from ...models import Record, Zone
 from ...profiles import ConnectionOptions
-from ...transport import paginate
+from ...transport import paginate, paginate_sequence
 from . import folder_from_endpoint, os_errors
 
 #: The environment variable naming the zone folder (resolved by :mod:`driver_core.profiles`).
@@ -215,14 +215,7 @@ class LocalDNSDriver(DNSDriver):
     def _iterate_records(self, zone: Zone) -> Iterator[Record]:
         """The record sets of one reading of the zone file (SOA excepted), page by page."""
         records = [r for r in self._load(zone.domain).records if r.type != zonefile.SOA]
-        size = self.page_size
-
-        def fetch(start: int | None) -> tuple[list[Record], int | None]:
-            first = start or 0
-            end = first + size
-            return records[first:end], (end if end < len(records) else None)
-
-        return paginate(fetch)
+        return paginate_sequence(records, self.page_size)
 
     def _soa(self, zone: Zone) -> str | None:
         return self._load(zone.domain).soa

@@ -10,7 +10,7 @@ changes (``REPLACE`` for upserts, ``DELETE`` for deletes), and zones created wit
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
@@ -21,7 +21,7 @@ from ...dns import DEFAULT_TTL, DNSDriver
 from ...errors import AuthError, Conflict, InvalidRequest, NotFound, ProviderError, ValidationError
 from ...models import Record, Zone
 from ...profiles import ConnectionOptions
-from ...transport import ErrorInfo, Request, paginate
+from ...transport import ErrorInfo, Request, paginate_sequence
 
 T = TypeVar("T")
 #: Words PowerDNS uses in a 422 answer when a record name lies outside the zone.
@@ -59,17 +59,6 @@ class ApiKeySigner:
 
     def __repr__(self) -> str:
         return "ApiKeySigner(<redacted>)"
-
-
-def _pages(items: Sequence[T], size: int) -> Iterator[T]:
-    """``items`` through the one pagination helper, ``size`` at a time (PowerDNS answers in one page)."""
-
-    def fetch(offset: int | None) -> tuple[Iterable[T], int | None]:
-        start = offset or 0
-        end = start + size
-        return items[start:end], (end if end < len(items) else None)
-
-    return paginate(fetch)
 
 
 class PowerDNSDriver(DNSDriver):
@@ -179,7 +168,7 @@ class PowerDNSDriver(DNSDriver):
         """Every zone of the server (PowerDNS lists them in one answer, handed out ``page_size`` at a time)."""
         resp = self._request("GET", "/zones", "list zones")
         zones = [self._zone_from(z) for z in self._json(resp, "list zones")]
-        return _pages(zones, self.page_size)
+        return paginate_sequence(zones, self.page_size)
 
     def _get_zone_data(self, domain: str, what: str, query: dict[str, str] | None = None) -> dict[str, Any]:
         try:
@@ -236,7 +225,7 @@ class PowerDNSDriver(DNSDriver):
     def _iterate_records(self, zone: Zone) -> Iterator[Record]:
         records = [r for r in (self._record_from(zone, s) for s in self._rrsets(zone)) if r is not None]
         records.sort(key=lambda r: (r.name != "@", r.name, r.type))
-        return _pages(records, self.page_size)
+        return paginate_sequence(records, self.page_size)
 
     def _record_from(self, zone: Zone, rrset: dict[str, Any]) -> Record | None:
         """A record set from an rrset of the API; None for SOA, unsupported types and all-disabled sets."""
