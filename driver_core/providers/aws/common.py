@@ -6,11 +6,25 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ...errors import ValidationError
+from ...errors import AuthError, ProviderError, RateLimited, ValidationError
 from ...profiles import ConnectionOptions
 from ...transport import ErrorInfo
 from ...xmlutil import parse, text
 from .auth import SigV4Signer
+
+#: Error codes every AWS API uses the same way (credentials and throttling); each driver
+#: adds its service's own codes to these.
+COMMON_CODES: dict[str, type[ProviderError]] = {
+    **dict.fromkeys(
+        [
+            "AccessDenied", "AuthFailure", "ExpiredToken", "IncompleteSignature", "InvalidAccessKeyId",
+            "InvalidClientTokenId", "InvalidToken", "MissingAuthenticationToken", "SignatureDoesNotMatch",
+            "UnauthorizedOperation",
+        ],
+        AuthError,
+    ),
+    **dict.fromkeys(["RequestLimitExceeded", "SlowDown", "Throttling", "ThrottlingException"], RateLimited),
+}  # fmt: skip
 
 
 def signer_for(

@@ -28,7 +28,6 @@ from ...errors import (
     InvalidRequest,
     NotFound,
     ProviderError,
-    RateLimited,
     ValidationError,
 )
 from ...models import Image, KeyPair, Location, Node, NodeState, Size, Snapshot, Volume
@@ -56,6 +55,7 @@ _ACTIONS = {
 }
 
 CODE_MAP: dict[str, type[ProviderError]] = {
+    **common.COMMON_CODES,
     "InvalidInstanceID.NotFound": NotFound,
     "InvalidInstanceID.Malformed": NotFound,
     "InvalidVolume.NotFound": NotFound,
@@ -79,14 +79,8 @@ CODE_MAP: dict[str, type[ProviderError]] = {
     "InvalidParameter": InvalidRequest,
     "MissingParameter": InvalidRequest,
     "InvalidInstanceType": InvalidRequest,
-    "RequestLimitExceeded": RateLimited,
-    "Throttling": RateLimited,
-    "AuthFailure": AuthError,
-    "UnauthorizedOperation": AuthError,
     "OptInRequired": AuthError,
     "Blocked": AuthError,
-    "SignatureDoesNotMatch": AuthError,
-    "InvalidClientTokenId": AuthError,
 }
 #: How many client tokens the driver remembers (see :meth:`EC2ComputeDriver._create_node`).
 _TOKEN_MEMORY = 4096

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from ... import dnsvalues
 from ...dns import DNSDriver
-from ...errors import AuthError, Conflict, InvalidRequest, NotFound, ProviderError, RateLimited, ValidationError
+from ...errors import Conflict, InvalidRequest, NotFound, ProviderError, RateLimited, ValidationError
 from ...models import Record, Zone
 from ...profiles import ConnectionOptions
 from ...transport import paginate
@@ -38,6 +38,7 @@ MAX_ZONE_PAGE = 100  # ListHostedZones
 MAX_RECORD_PAGE = 300  # ListResourceRecordSets
 
 CODE_MAP: dict[str, type[ProviderError]] = {
+    **common.COMMON_CODES,
     "NoSuchHostedZone": NotFound,
     "NoSuchChange": NotFound,
     "HostedZoneAlreadyExists": Conflict,
@@ -46,14 +47,7 @@ CODE_MAP: dict[str, type[ProviderError]] = {
     "InvalidChangeBatch": InvalidRequest,
     "InvalidInput": InvalidRequest,
     "InvalidDomainName": InvalidRequest,
-    "Throttling": RateLimited,
     "PriorRequestNotComplete": RateLimited,
-    "AccessDenied": AuthError,
-    "SignatureDoesNotMatch": AuthError,
-    "InvalidClientTokenId": AuthError,
-    "IncompleteSignature": AuthError,
-    "MissingAuthenticationToken": AuthError,
-    "ExpiredToken": AuthError,
 }
 #: The children of a ResourceRecordSet, in the order Route 53's schema wants them.
 _RRSET_ORDER = (

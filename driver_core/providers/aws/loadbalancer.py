@@ -28,14 +28,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from ...errors import (
-    AuthError,
     Conflict,
     DriverError,
     InvalidRequest,
     NotFound,
     PartialFailure,
     ProviderError,
-    RateLimited,
     ValidationError,
 )
 from ...loadbalancer import BalancerSpec, LoadBalancerDriver, describe_member
@@ -53,15 +51,13 @@ MAX_PAGE = 400  # DescribeLoadBalancers PageSize
 Params = list[tuple[str, str]] | None
 
 CODE_MAP: dict[str, type[ProviderError]] = {
+    **common.COMMON_CODES,
     "LoadBalancerNotFound": NotFound, "TargetGroupNotFound": NotFound, "ListenerNotFound": NotFound,
     "SubnetNotFound": InvalidRequest, "CertificateNotFound": InvalidRequest, "InvalidInstanceID.NotFound": NotFound,
     "InvalidInstanceID.Malformed": NotFound, "DuplicateLoadBalancerName": Conflict,
     "DuplicateTargetGroupName": Conflict, "DuplicateListener": Conflict, "ResourceInUse": Conflict,
     "OperationNotPermitted": Conflict, "InvalidTarget": InvalidRequest, "InvalidConfigurationRequest": InvalidRequest,
-    "ValidationError": InvalidRequest, "Throttling": RateLimited, "ThrottlingException": RateLimited,
-    "RequestLimitExceeded": RateLimited, "AccessDenied": AuthError, "UnauthorizedOperation": AuthError,
-    "SignatureDoesNotMatch": AuthError, "InvalidClientTokenId": AuthError, "AuthFailure": AuthError,
-    "IncompleteSignature": AuthError, "MissingAuthenticationToken": AuthError, "ExpiredToken": AuthError,
+    "ValidationError": InvalidRequest,
 }  # fmt: skip
 _APPLICATION = frozenset({"http", "https"})
 _TARGET_PROTOCOL = {"http": "HTTP", "https": "HTTP", "tcp": "TCP", "udp": "UDP", "tls": "TCP"}

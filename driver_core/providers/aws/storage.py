@@ -21,13 +21,11 @@ import requests
 
 from ...codec import parse_time, strip_etag
 from ...errors import (
-    AuthError,
     ChecksumMismatch,
     Conflict,
     InvalidRequest,
     NotFound,
     ProviderError,
-    RateLimited,
     ValidationError,
     error_for_status,
 )
@@ -46,6 +44,7 @@ _PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
 _MULTIPART_ETAG = re.compile(r"^([0-9a-f]{32})-(\d+)$")
 
 CODE_MAP: dict[str, type[ProviderError]] = {
+    **common.COMMON_CODES,
     "NoSuchBucket": NotFound,
     "NoSuchKey": NotFound,
     "NoSuchUpload": NotFound,
@@ -54,13 +53,6 @@ CODE_MAP: dict[str, type[ProviderError]] = {
     "BucketAlreadyExists": Conflict,
     "BucketNotEmpty": Conflict,
     "OperationAborted": Conflict,
-    "AccessDenied": AuthError,
-    "InvalidAccessKeyId": AuthError,
-    "SignatureDoesNotMatch": AuthError,
-    "ExpiredToken": AuthError,
-    "InvalidToken": AuthError,
-    "SlowDown": RateLimited,
-    "Throttling": RateLimited,
     "InvalidBucketName": InvalidRequest,
     "InvalidArgument": InvalidRequest,
     "InvalidRange": InvalidRequest,
