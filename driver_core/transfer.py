@@ -321,6 +321,32 @@ def open_source(source: UploadSource, *, part_digest: str | None = "md5", whole_
     )
 
 
+class MultipartEtag:
+    """The multipart ETag of data fed in order: the MD5 of each ``part_size`` part's MD5, then ``-N``
+    (how S3 tags an object uploaded in parts)."""
+
+    def __init__(self, part_size: int) -> None:
+        self.part_size = part_size
+        self.digests: list[bytes] = []
+        self.current = md5_new()
+        self.in_part = 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            take = min(len(view), self.part_size - self.in_part)
+            self.current.update(view[:take])
+            self.in_part += take
+            view = view[take:]
+            if self.in_part == self.part_size:
+                self.digests.append(self.current.digest())
+                self.current, self.in_part = md5_new(), 0
+
+    def etag(self) -> str:
+        digests = self.digests + ([self.current.digest()] if self.in_part else [])
+        return f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
+
+
 class Verifier:
     """Checks a download against the size and MD5 the provider announced."""
 

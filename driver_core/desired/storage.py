@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from ..errors import NotFound, ValidationError
 from ..models import Container, Object
+from ..transfer import MultipartEtag
 from .engine import Resource
 
 _BLOCK = 1024 * 1024
@@ -64,7 +65,7 @@ class ObjectResource(Resource):
             src = params.get("src")
             if src is not None and not Path(src).is_file():
                 raise ValidationError(f"object {self.name}: src {src!r} is not a readable file")
-        self._digest: tuple[str, int, list[bytes]] | None = None
+        self._digest: tuple[str, int, str | None] | None = None
 
     @property
     def name(self) -> str:
@@ -95,37 +96,26 @@ class ObjectResource(Resource):
             while block := f.read(_BLOCK):
                 yield block
 
-    def _local(self) -> tuple[str, int, list[bytes]]:
-        """MD5, size, and the MD5s of each part of the driver's part size (for multipart ETags)."""
+    def _local(self) -> tuple[str, int, str | None]:
+        """MD5, size, and the multipart ETag at the driver's part size (None without one)."""
         if self._digest is None:
             whole = hashlib.md5(usedforsecurity=False)
             part_size = int(getattr(self.driver, "part_size", 0) or 0)
-            parts: list[bytes] = []
-            current = hashlib.md5(usedforsecurity=False)
-            in_part = size = 0
+            parts = MultipartEtag(part_size) if part_size else None
+            size = 0
             for chunk in self._chunks():
                 whole.update(chunk)
                 size += len(chunk)
-                view = memoryview(chunk)
-                while part_size and view:
-                    take = min(len(view), part_size - in_part)
-                    current.update(view[:take])
-                    in_part += take
-                    view = view[take:]
-                    if in_part == part_size:
-                        parts.append(current.digest())
-                        current, in_part = hashlib.md5(usedforsecurity=False), 0
-            if in_part:
-                parts.append(current.digest())
-            self._digest = (whole.hexdigest(), size, parts)
+                if parts is not None:
+                    parts.update(chunk)
+            self._digest = (whole.hexdigest(), size, parts.etag() if parts is not None and size else None)
         return self._digest
 
     def view(self, model: Object) -> dict[str, Any]:
         out = {"size": model.size, "md5": model.md5, "content_type": model.content_type, "metadata": model.metadata}
-        if model.md5 is None and model.etag and "-" in model.etag:
-            md5, size, parts = self._local() if self.state == "present" else ("", 0, [])
-            composite = f"{hashlib.md5(b''.join(parts), usedforsecurity=False).hexdigest()}-{len(parts)}"
-            if parts and model.etag == composite and model.size == size:
+        if model.md5 is None and model.etag and "-" in model.etag and self.state == "present":
+            md5, size, etag = self._local()
+            if etag is not None and model.etag == etag and model.size == size:
                 out["md5"] = md5  # the multipart ETag proves the content is the local one
         return out
 

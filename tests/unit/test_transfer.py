@@ -169,3 +169,14 @@ def test_file_parts_are_streamed_not_loaded(tmp_path: Path, digest: str | None) 
     finally:
         tracemalloc.stop()
     assert peak < 4 << 20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_multipart_etag_matches_the_s3_rule() -> None:
+    from driver_core.transfer import MultipartEtag
+
+    parts = [DATA[:4096], DATA[4096:8192], DATA[8192:]]
+    expected = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + "-3"
+    whole = MultipartEtag(4096)
+    for chunk in (DATA[:100], DATA[100:5000], DATA[5000:]):  # chunks that straddle part borders
+        whole.update(chunk)
+    assert whole.etag() == expected

@@ -11,7 +11,6 @@ recomputed from the data.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -32,7 +31,7 @@ from ...errors import (
 from ...models import Container, Object
 from ...profiles import ConnectionOptions
 from ...storage import ContainerRef, Download, ObjectRef, StorageDriver, name_of
-from ...transfer import MiB, Part, Verifier
+from ...transfer import MiB, MultipartEtag, Part, Verifier
 from ...transport import ErrorInfo, iter_body, paginate
 from ...xmlutil import element, parse, text
 from . import common
@@ -77,33 +76,20 @@ def _error_parser(resp: requests.Response) -> ErrorInfo:
 
 
 class _MultipartEtagVerifier(Verifier):
-    """Checks a multipart object against its ETag: the MD5 of the parts' MD5s, then ``-N``."""
+    """Checks a multipart object against its ETag, recomputed from the data as it arrives."""
 
     def __init__(self, what: str, *, size: int, etag: str, part_size: int, provider: str) -> None:
         super().__init__(what, size=size, provider=provider)
         self.etag = etag
-        self.part_size = part_size
-        self.digests: list[bytes] = []
-        self.current = hashlib.md5(usedforsecurity=False)
-        self.in_part = 0
+        self.parts = MultipartEtag(part_size)
 
     def update(self, data: bytes) -> None:
         super().update(data)
-        view = memoryview(data)
-        while view:
-            take = min(len(view), self.part_size - self.in_part)
-            self.current.update(view[:take])
-            self.in_part += take
-            view = view[take:]
-            if self.in_part == self.part_size:
-                self.digests.append(self.current.digest())
-                self.current = hashlib.md5(usedforsecurity=False)
-                self.in_part = 0
+        self.parts.update(data)
 
     def verify(self) -> None:
         super().verify()
-        digests = self.digests + ([self.current.digest()] if self.in_part else [])
-        got = f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
+        got = self.parts.etag()
         if got != self.etag:
             raise ChecksumMismatch(
                 f"{self.what}: multipart checksum {got} does not match ETag {self.etag}", provider=self.provider
